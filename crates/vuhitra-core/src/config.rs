@@ -1,0 +1,663 @@
+//! The one configuration loader.
+//!
+//! Every key Vuhitra reads is described once, in [`KEYS`]. Values are merged
+//! from four layers — command-line flag > environment > `.env` in the working
+//! directory > built-in default — and each value remembers the layer (and,
+//! for `.env`, the line) it came from, so `config show` can say so and a bad
+//! value can be reported where the user wrote it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use url::Url;
+
+/// The documented template; `config init` writes it and a test checks that it
+/// names exactly the keys in [`KEYS`].
+pub const ENV_TEMPLATE: &str = include_str!("../../../.env.template");
+
+/// What a key's value must look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Ollama's address: a URL, or a bare host / host:port.
+    OllamaAddress,
+    Text,
+    /// A byte count, optionally with a unit suffix.
+    Size,
+    /// An integer in an inclusive range.
+    Int { min: u64, max: u64 },
+    Bool,
+    LogLevel,
+    /// A URL whose scheme is one of these; empty means "not configured".
+    ServiceUrl(&'static [&'static str]),
+    /// A filesystem path; empty means "the default location".
+    Path,
+}
+
+impl Kind {
+    fn expected(&self) -> String {
+        match self {
+            Kind::OllamaAddress => "an http(s) URL such as http://127.0.0.1:11434, or host[:port]".into(),
+            Kind::Text => "non-empty text".into(),
+            Kind::Size => "a size in bytes such as 10485760, or with a unit: 10MiB, 100MB, 1GiB".into(),
+            Kind::Int { min, max } => format!("a whole number from {min} to {max}"),
+            Kind::Bool => "true or false (also 1/0, yes/no, on/off)".into(),
+            Kind::LogLevel => "one of TRACE, DEBUG, INFO, WARN, ERROR".into(),
+            Kind::ServiceUrl(schemes) => format!(
+                "empty (embedded backend) or a URL with scheme {}",
+                schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ")
+            ),
+            Kind::Path => "a filesystem path, or empty for the default".into(),
+        }
+    }
+}
+
+/// Whether `vuhitra` itself reads a key or only the compose stack does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Cli,
+    StackOnly,
+}
+
+#[derive(Debug)]
+pub struct KeySpec {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Built-in default; `""` means unset.
+    pub default: &'static str,
+    pub help: &'static str,
+    pub scope: Scope,
+}
+
+const fn key(name: &'static str, kind: Kind, default: &'static str, help: &'static str) -> KeySpec {
+    KeySpec { name, kind, default, help, scope: Scope::Cli }
+}
+
+pub const KEYS: &[KeySpec] = &[
+    key("OLLAMA_IP", Kind::OllamaAddress, "http://127.0.0.1:11434", "where Ollama listens"),
+    key("MODEL", Kind::Text, "llama3:8b", "default chat model"),
+    key("OLLAMA_CONNECT_TIMEOUT", Kind::Int { min: 1, max: 600 }, "5", "seconds to connect to Ollama"),
+    key("OLLAMA_TIMEOUT", Kind::Int { min: 1, max: 86_400 }, "600", "seconds one model request may take"),
+    key("OLLAMA_RETRIES", Kind::Int { min: 0, max: 10 }, "3", "retries before the first token"),
+    key("MAX_CONTEXT_FILE_SIZE", Kind::Size, "10485760", "largest context file, bytes"),
+    key("MAX_UPLOADED_FILE_SIZE", Kind::Size, "104857600", "largest uploaded file, bytes"),
+    key("MAX_ITERATIONS_DEV", Kind::Int { min: 1, max: 1000 }, "50", "model turns in dev mode"),
+    key("MAX_ITERATIONS_PROD", Kind::Int { min: 1, max: 1000 }, "5", "model turns outside dev mode"),
+    key("ENABLE_PROMPT_CACHE", Kind::Bool, "false", "similarity prompt cache"),
+    key("ENABLE_HEURISTICS", Kind::Bool, "true", "record heuristics per interaction"),
+    key("REDIS_URL", Kind::ServiceUrl(&["redis", "rediss"]), "", "Redis (empty = embedded)"),
+    key("ELASTICSEARCH_URL", Kind::ServiceUrl(&["http", "https"]), "", "Elasticsearch (empty = embedded)"),
+    key("SPARK_MASTER", Kind::ServiceUrl(&["spark", "sc"]), "", "Spark master (empty = embedded)"),
+    key("SANDBOX_CONTAINER", Kind::Text, "", "sandbox container (empty = local sandbox)"),
+    key("VUHITRA_HOME", Kind::Path, "", "data directory"),
+    key("WORKSPACE_PATH", Kind::Path, "", "sandbox workspace"),
+    key("LOG_LEVEL", Kind::LogLevel, "INFO", "log verbosity"),
+    KeySpec { name: "ES_JAVA_OPTS", kind: Kind::Text, default: "-Xms512m -Xmx512m", help: "Elasticsearch JVM heap", scope: Scope::StackOnly },
+    KeySpec { name: "SPARK_WORKER_MEMORY", kind: Kind::Text, default: "2g", help: "Spark worker memory", scope: Scope::StackOnly },
+    KeySpec { name: "SPARK_WORKER_CORES", kind: Kind::Int { min: 1, max: 1024 }, default: "2", help: "Spark worker cores", scope: Scope::StackOnly },
+];
+
+pub fn spec(name: &str) -> Option<&'static KeySpec> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// The layer a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    DotEnv { path: PathBuf, line: usize },
+    Env,
+    Flag(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::DotEnv { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::Env => f.write_str("environment"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid {key}={value:?} (from {origin}): expected {expected}")]
+    Invalid { key: String, value: String, expected: String, origin: Origin },
+    #[error("malformed line {line} in {path}: {text:?}")]
+    MalformedDotEnv { path: PathBuf, line: usize, text: String },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("no data directory: set VUHITRA_HOME or pass --data-dir")]
+    NoDataDir,
+}
+
+impl ConfigError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ConfigError::Invalid { origin: Origin::DotEnv { path, line }, .. } => {
+                Some(format!("fix line {line} of {}, or run `vuhitra config validate`", path.display()))
+            }
+            ConfigError::Invalid { key, origin: Origin::Env, .. } => Some(format!("fix or unset the environment variable {key}")),
+            ConfigError::MalformedDotEnv { .. } => Some("each line must be KEY=VALUE, a comment (#) or blank".into()),
+            _ => None,
+        }
+    }
+}
+
+/// One key's raw value and where it came from.
+#[derive(Debug, Clone)]
+pub struct RawValue {
+    pub value: String,
+    pub origin: Origin,
+}
+
+/// Inputs to the loader; tests build this by hand instead of touching the
+/// process environment.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// Flag overrides: key -> (value, flag name).
+    pub flags: BTreeMap<String, (String, String)>,
+    pub env: BTreeMap<String, String>,
+    /// The `.env` file to read, if it exists.
+    pub dotenv: Option<PathBuf>,
+}
+
+impl Sources {
+    /// The real process: environment variables and `./.env`.
+    pub fn from_process() -> Self {
+        let env = std::env::vars().filter(|(k, _)| spec(k).is_some()).collect();
+        Sources { flags: BTreeMap::new(), env, dotenv: Some(PathBuf::from(".env")) }
+    }
+
+    pub fn flag(mut self, key: &str, value: impl Into<String>, flag: &str) -> Self {
+        self.flags.insert(key.to_string(), (value.into(), flag.to_string()));
+        self
+    }
+}
+
+/// Every key's raw value with its origin, before type checks.
+#[derive(Debug, Clone)]
+pub struct RawConfig {
+    pub values: BTreeMap<&'static str, RawValue>,
+    /// Keys in `.env` that Vuhitra does not know (reported, not fatal).
+    pub unknown_dotenv_keys: Vec<(String, usize)>,
+}
+
+impl RawConfig {
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let mut dotenv = BTreeMap::new();
+        let mut unknown = Vec::new();
+        if let Some(path) = &sources.dotenv {
+            if path.exists() {
+                for (key, value, line) in read_dotenv(path)? {
+                    if spec(&key).is_some() {
+                        dotenv.insert(key, (value, line));
+                    } else {
+                        unknown.push((key, line));
+                    }
+                }
+            }
+        }
+        let mut values = BTreeMap::new();
+        for k in KEYS {
+            // An empty value counts as unset, so `KEY=` in .env or the
+            // environment means "the default" (for service URLs: embedded).
+            let set = |v: &String| !v.trim().is_empty();
+            let raw = if let Some((v, flag)) = sources.flags.get(k.name).filter(|(v, _)| set(v)) {
+                RawValue { value: v.clone(), origin: Origin::Flag(flag.clone()) }
+            } else if let Some(v) = sources.env.get(k.name).filter(|v| set(v)) {
+                RawValue { value: v.clone(), origin: Origin::Env }
+            } else if let Some((v, line)) = dotenv.get(k.name).filter(|(v, _)| set(v)) {
+                let path = sources.dotenv.clone().unwrap_or_default();
+                let path = std::fs::canonicalize(&path).unwrap_or(path);
+                RawValue { value: v.clone(), origin: Origin::DotEnv { path, line: *line } }
+            } else {
+                RawValue { value: k.default.to_string(), origin: Origin::Default }
+            };
+            values.insert(k.name, raw);
+        }
+        Ok(RawConfig { values, unknown_dotenv_keys: unknown })
+    }
+
+    fn raw(&self, key: &'static str) -> &RawValue {
+        // Every key in KEYS is inserted by `load`.
+        &self.values[key]
+    }
+
+    /// Type-check one key; every failure names key, value, expectation and origin.
+    pub fn check(&self, key: &'static str) -> Result<Value, ConfigError> {
+        let spec = spec(key).expect("key is in KEYS");
+        let raw = self.raw(key);
+        parse_value(spec.kind, raw.value.trim()).ok_or_else(|| ConfigError::Invalid {
+            key: key.to_string(),
+            value: raw.value.clone(),
+            expected: spec.kind.expected(),
+            origin: raw.origin.clone(),
+        })
+    }
+
+    /// Every error, not just the first (for `config validate`).
+    pub fn all_errors(&self) -> Vec<ConfigError> {
+        KEYS.iter().filter_map(|k| self.check(k.name).err()).collect()
+    }
+
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let url = |k| match self.check(k)? {
+            Value::Url(u) => Ok(u),
+            _ => Ok(None),
+        };
+        let int = |k| match self.check(k)? {
+            Value::Int(n) => Ok(n),
+            _ => unreachable!("{k} is an integer key"),
+        };
+        let boolean = |k| match self.check(k)? {
+            Value::Bool(b) => Ok(b),
+            _ => unreachable!("{k} is a boolean key"),
+        };
+        let text = |k| match self.check(k)? {
+            Value::Text(t) => Ok(t),
+            _ => unreachable!("{k} is a text key"),
+        };
+        let path = |k| match self.check(k)? {
+            Value::Path(p) => Ok(p),
+            _ => unreachable!("{k} is a path key"),
+        };
+        let ollama_url = match self.check("OLLAMA_IP")? {
+            Value::Url(Some(u)) => u,
+            _ => unreachable!("OLLAMA_IP always parses to a URL"),
+        };
+        let data_dir = match path("VUHITRA_HOME")? {
+            Some(p) => p,
+            None => dirs::data_dir().ok_or(ConfigError::NoDataDir)?.join("vuhitra"),
+        };
+        let workspace = path("WORKSPACE_PATH")?.unwrap_or_else(|| data_dir.join("workspace"));
+        let log_level = match self.check("LOG_LEVEL")? {
+            Value::LogLevel(l) => l,
+            _ => unreachable!(),
+        };
+        Ok(Config {
+            ollama_url,
+            model: text("MODEL")?,
+            ollama_connect_timeout_secs: int("OLLAMA_CONNECT_TIMEOUT")?,
+            ollama_timeout_secs: int("OLLAMA_TIMEOUT")?,
+            ollama_retries: int("OLLAMA_RETRIES")? as u32,
+            max_context_file_size: int("MAX_CONTEXT_FILE_SIZE")?,
+            max_uploaded_file_size: int("MAX_UPLOADED_FILE_SIZE")?,
+            max_iterations_dev: int("MAX_ITERATIONS_DEV")? as u32,
+            max_iterations_prod: int("MAX_ITERATIONS_PROD")? as u32,
+            enable_prompt_cache: boolean("ENABLE_PROMPT_CACHE")?,
+            enable_heuristics: boolean("ENABLE_HEURISTICS")?,
+            redis_url: url("REDIS_URL")?,
+            elasticsearch_url: url("ELASTICSEARCH_URL")?,
+            spark_master: url("SPARK_MASTER")?,
+            sandbox_container: Some(text("SANDBOX_CONTAINER")?).filter(|s| !s.is_empty()),
+            data_dir,
+            workspace,
+            log_level,
+            raw: self,
+        })
+    }
+}
+
+/// A checked value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    Int(u64),
+    Bool(bool),
+    LogLevel(String),
+    Url(Option<Url>),
+    Path(Option<PathBuf>),
+}
+
+fn parse_value(kind: Kind, v: &str) -> Option<Value> {
+    match kind {
+        Kind::OllamaAddress => parse_ollama_address(v).map(|u| Value::Url(Some(u))),
+        Kind::Text => Some(Value::Text(v.to_string())),
+        Kind::Size => parse_size(v).map(Value::Int),
+        Kind::Int { min, max } => v.parse::<u64>().ok().filter(|n| (min..=max).contains(n)).map(Value::Int),
+        Kind::Bool => parse_bool(v).map(Value::Bool),
+        Kind::LogLevel => {
+            let up = v.to_ascii_uppercase();
+            let up = if up == "WARNING" { "WARN".to_string() } else { up };
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&up.as_str()).then_some(Value::LogLevel(up))
+        }
+        Kind::ServiceUrl(schemes) => {
+            if v.is_empty() {
+                return Some(Value::Url(None));
+            }
+            let url = Url::parse(v).ok()?;
+            (schemes.contains(&url.scheme()) && url.host_str().is_some_and(|h| !h.is_empty()))
+                .then_some(Value::Url(Some(url)))
+        }
+        Kind::Path => Some(Value::Path((!v.is_empty()).then(|| expand_home(v)))),
+    }
+}
+
+fn expand_home(v: &str) -> PathBuf {
+    match (v.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(v),
+    }
+}
+
+/// `OLLAMA_IP` is named like an address, so accept one: `10.0.0.5`,
+/// `gpu-box:11434` and `http://gpu-box:11434` all work.
+pub fn parse_ollama_address(v: &str) -> Option<Url> {
+    if v.is_empty() {
+        return None;
+    }
+    let with_scheme = if v.contains("://") { v.to_string() } else { format!("http://{v}") };
+    let mut url = Url::parse(&with_scheme).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return None;
+    }
+    if !v.contains("://") && url.port().is_none() {
+        url.set_port(Some(11434)).ok()?;
+    }
+    Some(url)
+}
+
+pub fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Reads `.env` with dotenvy, adding the line each key was set on (dotenvy
+/// reports values, not positions).
+fn read_dotenv(path: &Path) -> Result<Vec<(String, String, usize)>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let iter = dotenvy::from_path_iter(path).map_err(|e| ConfigError::Read {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let mut out = Vec::new();
+    for item in iter {
+        match item {
+            Ok((k, v)) => {
+                let line = line_of_key(&text, &k).unwrap_or(0);
+                out.push((k, v, line));
+            }
+            Err(dotenvy::Error::LineParse(bad, _)) => {
+                let first = bad.lines().next().unwrap_or("").to_string();
+                let line = text.lines().position(|l| l.trim_end() == first.trim_end()).map_or(0, |i| i + 1);
+                return Err(ConfigError::MalformedDotEnv { path: abs(path), line, text: first });
+            }
+            Err(e) => {
+                return Err(ConfigError::Read { path: abs(path), source: std::io::Error::other(e.to_string()) });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn abs(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The last line that assigns `key` (a later assignment wins, as in dotenvy).
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("export ").map_or(l, str::trim_start);
+            l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|(i, _)| i + 1)
+        .last()
+}
+
+/// The checked configuration every command runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub ollama_url: Url,
+    pub model: String,
+    pub ollama_connect_timeout_secs: u64,
+    pub ollama_timeout_secs: u64,
+    pub ollama_retries: u32,
+    pub max_context_file_size: u64,
+    pub max_uploaded_file_size: u64,
+    pub max_iterations_dev: u32,
+    pub max_iterations_prod: u32,
+    pub enable_prompt_cache: bool,
+    pub enable_heuristics: bool,
+    pub redis_url: Option<Url>,
+    pub elasticsearch_url: Option<Url>,
+    pub spark_master: Option<Url>,
+    pub sandbox_container: Option<String>,
+    pub data_dir: PathBuf,
+    pub workspace: PathBuf,
+    pub log_level: String,
+    /// The raw layer, kept for `config show`.
+    pub raw: RawConfig,
+}
+
+impl Config {
+    pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+        RawConfig::load(sources)?.into_config()
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("vuhitra.db")
+    }
+}
+
+/// Hides passwords in URLs (`redis://:secret@host` → `redis://:****@host`).
+pub fn mask_secrets(value: &str) -> String {
+    match Url::parse(value) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("****"));
+            url.to_string()
+        }
+        _ => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn sources_with_dotenv(text: &str) -> (tempfile_dir::TempDir, Sources) {
+        let dir = tempfile_dir::TempDir::new();
+        let path = dir.path().join(".env");
+        std::fs::File::create(&path).unwrap().write_all(text.as_bytes()).unwrap();
+        (dir, Sources { dotenv: Some(path), ..Default::default() })
+    }
+
+    /// A tiny temp dir so the core crate needs no dev-dependency.
+    mod tempfile_dir {
+        use std::path::{Path, PathBuf};
+        pub struct TempDir(PathBuf);
+        impl TempDir {
+            pub fn new() -> Self {
+                use std::sync::atomic::{AtomicUsize, Ordering};
+                static N: AtomicUsize = AtomicUsize::new(0);
+                let p = std::env::temp_dir().join(format!(
+                    "vuhitra-core-test-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::SeqCst)
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                TempDir(p)
+            }
+            pub fn path(&self) -> &Path {
+                &self.0
+            }
+        }
+        impl Drop for TempDir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let cfg = Config::load(&Sources { env: [("VUHITRA_HOME".into(), "/tmp/vh".into())].into(), ..Default::default() }).unwrap();
+        assert_eq!(cfg.ollama_url.as_str(), "http://127.0.0.1:11434/");
+        assert_eq!(cfg.model, "llama3:8b");
+        assert_eq!(cfg.max_context_file_size, 10_485_760);
+        assert_eq!(cfg.max_uploaded_file_size, 104_857_600);
+        assert_eq!(cfg.max_iterations_dev, 50);
+        assert_eq!(cfg.max_iterations_prod, 5);
+        assert!(!cfg.enable_prompt_cache);
+        assert!(cfg.enable_heuristics);
+        assert!(cfg.redis_url.is_none() && cfg.elasticsearch_url.is_none() && cfg.spark_master.is_none());
+        assert_eq!(cfg.workspace, PathBuf::from("/tmp/vh/workspace"));
+        assert_eq!(cfg.raw.values["MODEL"].origin, Origin::Default);
+    }
+
+    #[test]
+    fn precedence_is_flag_then_env_then_dotenv_then_default() {
+        let (_d, mut s) = sources_with_dotenv("MODEL=from-dotenv\nLOG_LEVEL=debug\nMAX_ITERATIONS_DEV=7\n");
+        s.env.insert("MODEL".into(), "from-env".into());
+        s.env.insert("LOG_LEVEL".into(), "warn".into());
+        let s = s.flag("MODEL", "from-flag", "--model");
+        let raw = RawConfig::load(&s).unwrap();
+        assert_eq!(raw.values["MODEL"].value, "from-flag");
+        assert_eq!(raw.values["MODEL"].origin, Origin::Flag("--model".into()));
+        assert_eq!(raw.values["LOG_LEVEL"].value, "warn");
+        assert_eq!(raw.values["LOG_LEVEL"].origin, Origin::Env);
+        assert_eq!(raw.values["MAX_ITERATIONS_DEV"].value, "7");
+        assert!(matches!(raw.values["MAX_ITERATIONS_DEV"].origin, Origin::DotEnv { line: 3, .. }));
+        assert_eq!(raw.values["MAX_ITERATIONS_PROD"].origin, Origin::Default);
+    }
+
+    #[test]
+    fn bad_value_names_key_value_expectation_and_line() {
+        let (_d, s) = sources_with_dotenv("# limits\nMODEL=x\nMAX_UPLOADED_FILE_SIZE=ten\n");
+        let err = Config::load(&s).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("MAX_UPLOADED_FILE_SIZE"), "{msg}");
+        assert!(msg.contains("\"ten\""), "{msg}");
+        assert!(msg.contains("size in bytes"), "{msg}");
+        assert!(msg.contains(".env:3"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_dotenv_line_is_reported_with_its_number() {
+        let (_d, s) = sources_with_dotenv("MODEL=x\nTHIS IS NOT AN ASSIGNMENT\n");
+        match RawConfig::load(&s).unwrap_err() {
+            ConfigError::MalformedDotEnv { line, text, .. } => {
+                assert_eq!(line, 2);
+                assert!(text.contains("NOT AN ASSIGNMENT"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn all_errors_reports_every_bad_key() {
+        let s = Sources {
+            env: [
+                ("MAX_ITERATIONS_DEV".to_string(), "0".to_string()),
+                ("ENABLE_HEURISTICS".into(), "maybe".into()),
+                ("REDIS_URL".into(), "http://wrong-scheme".into()),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let errs = RawConfig::load(&s).unwrap().all_errors();
+        let keys: Vec<String> = errs
+            .iter()
+            .map(|e| match e {
+                ConfigError::Invalid { key, .. } => key.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(keys, ["MAX_ITERATIONS_DEV", "ENABLE_HEURISTICS", "REDIS_URL"]);
+    }
+
+    #[test]
+    fn ollama_address_accepts_bare_hosts() {
+        assert_eq!(parse_ollama_address("10.0.0.5").unwrap().as_str(), "http://10.0.0.5:11434/");
+        assert_eq!(parse_ollama_address("gpu:8080").unwrap().as_str(), "http://gpu:8080/");
+        assert_eq!(parse_ollama_address("https://o.example").unwrap().as_str(), "https://o.example/");
+        assert!(parse_ollama_address("ftp://x").is_none());
+        assert!(parse_ollama_address("").is_none());
+        assert!(parse_ollama_address("http://").is_none());
+    }
+
+    #[test]
+    fn sizes_take_units_and_reject_words() {
+        assert_eq!(parse_size("10485760"), Some(10_485_760));
+        assert_eq!(parse_size("10MiB"), Some(10 << 20));
+        assert_eq!(parse_size("100 MB"), Some(100_000_000));
+        assert_eq!(parse_size("ten"), None);
+        assert_eq!(parse_size("-5"), None);
+        assert_eq!(parse_size("99999999999999999999"), None);
+        assert_eq!(parse_size("20000000000GiB"), None, "overflow must not wrap");
+    }
+
+    #[test]
+    fn service_urls_check_scheme_and_empty_means_embedded() {
+        assert_eq!(parse_value(spec("REDIS_URL").unwrap().kind, ""), Some(Value::Url(None)));
+        assert!(parse_value(spec("REDIS_URL").unwrap().kind, "redis://localhost:6379").is_some());
+        assert!(parse_value(spec("REDIS_URL").unwrap().kind, "localhost:6379").is_none());
+        assert!(parse_value(spec("SPARK_MASTER").unwrap().kind, "spark://spark:7077").is_some());
+        assert!(parse_value(spec("ELASTICSEARCH_URL").unwrap().kind, "elasticsearch:9200").is_none());
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        assert_eq!(mask_secrets("redis://:hunter2@redis:6379"), "redis://:****@redis:6379");
+        assert_eq!(mask_secrets("http://u:pw@es:9200/"), "http://u:****@es:9200/");
+        assert_eq!(mask_secrets("llama3:8b"), "llama3:8b");
+    }
+
+    #[test]
+    fn template_documents_exactly_the_known_keys() {
+        let (_d, s) = sources_with_dotenv(ENV_TEMPLATE);
+        let raw = RawConfig::load(&s).unwrap();
+        assert!(raw.unknown_dotenv_keys.is_empty(), "template has unknown keys: {:?}", raw.unknown_dotenv_keys);
+        let entries: BTreeMap<String, String> =
+            read_dotenv(s.dotenv.as_ref().unwrap()).unwrap().into_iter().map(|(k, v, _)| (k, v)).collect();
+        for k in KEYS {
+            let v = entries.get(k.name).unwrap_or_else(|| panic!("{} missing from .env.template", k.name));
+            // Empty means "the default" (OLLAMA_IP differs between host and stack).
+            assert!(v.is_empty() || v == k.default, "template value for {} ({v}) differs from the built-in default", k.name);
+        }
+        assert!(raw.all_errors().is_empty(), "the template itself must validate");
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let (_d, mut s) = sources_with_dotenv("MODEL=from-dotenv\nOLLAMA_IP=\n");
+        s.env.insert("MODEL".into(), "  ".into());
+        let raw = RawConfig::load(&s).unwrap();
+        assert_eq!(raw.values["MODEL"].value, "from-dotenv");
+        assert_eq!(raw.values["OLLAMA_IP"].origin, Origin::Default);
+    }
+
+    #[test]
+    fn unknown_dotenv_keys_are_listed_not_fatal() {
+        let (_d, s) = sources_with_dotenv("MODLE=typo\n");
+        let raw = RawConfig::load(&s).unwrap();
+        assert_eq!(raw.unknown_dotenv_keys, vec![("MODLE".to_string(), 1)]);
+    }
+}

@@ -1,0 +1,8 @@
+//! Vuhitra's core: configuration, prompt keywords and context files — the
+//! pieces every command shares.
+
+pub mod config;
+pub mod context_files;
+pub mod keywords;
+
+pub use config::{Config, ConfigError, Sources};

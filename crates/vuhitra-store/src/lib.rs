@@ -1,0 +1,452 @@
+//! The embedded store: one SQLite file in the data dir, WAL mode, versioned
+//! migrations. Safe with several `vuhitra` processes at once: writers wait
+//! on SQLite's lock (busy timeout) instead of failing, and migrations run
+//! inside an IMMEDIATE transaction so two processes cannot both apply one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("store {path}: {source}")]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("store {path} has schema version {found}, newer than this vuhitra understands ({known})")]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("no session named {0:?}")]
+    NoSuchSession(String),
+}
+
+impl StoreError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StoreError::TooNew { .. } => Some("upgrade vuhitra, or point --data-dir at another directory".into()),
+            StoreError::NoSuchSession(_) => Some("`vuhitra sessions list` shows the saved sessions".into()),
+            StoreError::Sqlite { .. } | StoreError::CreateDir { .. } => {
+                Some("check that the data directory is writable (VUHITRA_HOME or --data-dir)".into())
+            }
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Each entry moves the schema one version up; never edit a released one.
+const MIGRATIONS: &[&str] = &[
+    // 1: sessions and their messages; one row per model call with Ollama's metrics.
+    "CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        model TEXT NOT NULL,
+        system TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+     );
+     CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+     );
+     CREATE INDEX messages_by_session ON messages(session_id, id);
+     CREATE TABLE turns (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
+        model TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        response TEXT NOT NULL,
+        error TEXT,
+        num_ctx INTEGER NOT NULL DEFAULT 0,
+        total_duration INTEGER NOT NULL DEFAULT 0,
+        load_duration INTEGER NOT NULL DEFAULT 0,
+        prompt_eval_count INTEGER NOT NULL DEFAULT 0,
+        prompt_eval_duration INTEGER NOT NULL DEFAULT 0,
+        eval_count INTEGER NOT NULL DEFAULT 0,
+        eval_duration INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+     );",
+];
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: i64,
+    pub name: String,
+    pub model: String,
+    pub system: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    pub name: String,
+    pub model: String,
+    pub messages: i64,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub role: String,
+    pub content: String,
+    pub created_at: String,
+}
+
+/// One model call with Ollama's timing and token fields (nanoseconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Turn {
+    pub session_id: Option<i64>,
+    pub model: String,
+    pub prompt: String,
+    pub response: String,
+    pub error: Option<String>,
+    pub num_ctx: u32,
+    pub total_duration: u64,
+    pub load_duration: u64,
+    pub prompt_eval_count: u64,
+    pub prompt_eval_duration: u64,
+    pub eval_count: u64,
+    pub eval_duration: u64,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+        }
+        let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        let mut store = Store { conn, path: path.to_path_buf() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let known = MIGRATIONS.len() as i64;
+        // Cheap check first, so an up-to-date store takes no write lock.
+        let current = self.schema_version()?;
+        if current == known {
+            return Ok(());
+        }
+        if current > known {
+            return Err(StoreError::TooNew { path: self.path.clone(), found: current, known });
+        }
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        // Another process may have migrated while we waited for the lock.
+        let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1).map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    pub fn session(&self, name: &str) -> Result<Option<Session>> {
+        self.conn
+            .query_row(
+                "SELECT id, name, model, system, created_at, updated_at FROM sessions WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(Session {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        model: r.get(2)?,
+                        system: r.get(3)?,
+                        created_at: r.get(4)?,
+                        updated_at: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Returns the named session, creating it with this model and system
+    /// prompt when it does not exist yet.
+    pub fn open_session(&self, name: &str, model: &str, system: Option<&str>) -> Result<Session> {
+        self.conn
+            .execute(
+                "INSERT INTO sessions (name, model, system) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
+                params![name, model, system],
+            )
+            .map_err(|e| self.err(e))?;
+        self.session(name)?.ok_or_else(|| StoreError::NoSuchSession(name.to_string()))
+    }
+
+    pub fn update_session_settings(&self, id: i64, model: &str, system: Option<&str>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE sessions SET model = ?2, system = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
+                params![id, model, system],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn list_sessions(&self) -> Result<Vec<SessionSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.name, s.model, (SELECT count(*) FROM messages m WHERE m.session_id = s.id), s.updated_at
+                 FROM sessions s ORDER BY s.updated_at DESC, s.name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok(SessionSummary { name: r.get(0)?, model: r.get(1)?, messages: r.get(2)?, updated_at: r.get(3)? }))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    pub fn messages(&self, session_id: i64) -> Result<Vec<StoredMessage>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT role, content, created_at FROM messages WHERE session_id = ?1 ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([session_id], |r| Ok(StoredMessage { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? }))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Appends messages in one transaction: a turn is saved whole or not at all.
+    pub fn append_messages(&mut self, session_id: i64, messages: &[(&str, &str)]) -> Result<()> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        for (role, content) in messages {
+            tx.execute("INSERT INTO messages (session_id, role, content) VALUES (?1, ?2, ?3)", params![session_id, role, content])
+                .map_err(err)?;
+        }
+        tx.execute("UPDATE sessions SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1", [session_id])
+            .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Saves a whole conversation under `name`, replacing what was there.
+    pub fn save_session(&mut self, name: &str, model: &str, system: Option<&str>, messages: &[(&str, &str)]) -> Result<()> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        tx.execute(
+            "INSERT INTO sessions (name, model, system) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET model = excluded.model, system = excluded.system,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')",
+            params![name, model, system],
+        )
+        .map_err(err)?;
+        let id: i64 = tx.query_row("SELECT id FROM sessions WHERE name = ?1", [name], |r| r.get(0)).map_err(err)?;
+        tx.execute("DELETE FROM messages WHERE session_id = ?1", [id]).map_err(err)?;
+        for (role, content) in messages {
+            tx.execute("INSERT INTO messages (session_id, role, content) VALUES (?1, ?2, ?3)", params![id, role, content])
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    pub fn delete_session(&self, name: &str) -> Result<()> {
+        let n = self.conn.execute("DELETE FROM sessions WHERE name = ?1", [name]).map_err(|e| self.err(e))?;
+        if n == 0 {
+            return Err(StoreError::NoSuchSession(name.to_string()));
+        }
+        Ok(())
+    }
+
+    pub fn record_turn(&self, t: &Turn) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO turns (session_id, model, prompt, response, error, num_ctx, total_duration, load_duration,
+                    prompt_eval_count, prompt_eval_duration, eval_count, eval_duration)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    t.session_id,
+                    t.model,
+                    t.prompt,
+                    t.response,
+                    t.error,
+                    t.num_ctx,
+                    t.total_duration as i64,
+                    t.load_duration as i64,
+                    t.prompt_eval_count as i64,
+                    t.prompt_eval_duration as i64,
+                    t.eval_count as i64,
+                    t.eval_duration as i64
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The most recent turns, newest first.
+    pub fn recent_turns(&self, limit: u32) -> Result<Vec<Turn>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT session_id, model, prompt, response, error, num_ctx, total_duration, load_duration,
+                    prompt_eval_count, prompt_eval_duration, eval_count, eval_duration
+                 FROM turns ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([limit], |r| {
+                Ok(Turn {
+                    session_id: r.get(0)?,
+                    model: r.get(1)?,
+                    prompt: r.get(2)?,
+                    response: r.get(3)?,
+                    error: r.get(4)?,
+                    num_ctx: r.get(5)?,
+                    total_duration: r.get::<_, i64>(6)? as u64,
+                    load_duration: r.get::<_, i64>(7)? as u64,
+                    prompt_eval_count: r.get::<_, i64>(8)? as u64,
+                    prompt_eval_duration: r.get::<_, i64>(9)? as u64,
+                    eval_count: r.get::<_, i64>(10)? as u64,
+                    eval_duration: r.get::<_, i64>(11)? as u64,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("vuhitra-store-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("nested").join("vuhitra.db")
+    }
+
+    #[test]
+    fn open_creates_dirs_migrates_and_uses_wal() {
+        let path = temp_db("open");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let mode: String = store.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        drop(store);
+        // Reopening is a no-op migration.
+        assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_not_clobbered() {
+        let path = temp_db("newer");
+        let store = Store::open(&path).unwrap();
+        store.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(store);
+        assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
+    }
+
+    #[test]
+    fn sessions_round_trip() {
+        let mut store = Store::open(&temp_db("sessions")).unwrap();
+        let s = store.open_session("work", "gemma3", Some("be brief")).unwrap();
+        store.append_messages(s.id, &[("user", "hi"), ("assistant", "hello")]).unwrap();
+        let again = store.open_session("work", "other-model", None).unwrap();
+        assert_eq!(again.id, s.id);
+        assert_eq!(again.model, "gemma3", "opening an existing session keeps its settings");
+        let msgs = store.messages(s.id).unwrap();
+        assert_eq!(msgs.iter().map(|m| (m.role.as_str(), m.content.as_str())).collect::<Vec<_>>(), [("user", "hi"), ("assistant", "hello")]);
+        let list = store.list_sessions().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].messages, 2);
+        store.delete_session("work").unwrap();
+        assert!(store.session("work").unwrap().is_none());
+        assert!(matches!(store.delete_session("work"), Err(StoreError::NoSuchSession(_))));
+    }
+
+    #[test]
+    fn save_replaces_a_conversation() {
+        let mut store = Store::open(&temp_db("save")).unwrap();
+        store.save_session("s", "m1", None, &[("user", "a"), ("assistant", "b")]).unwrap();
+        store.save_session("s", "m2", Some("sys"), &[("user", "c")]).unwrap();
+        let s = store.session("s").unwrap().unwrap();
+        assert_eq!((s.model.as_str(), s.system.as_deref()), ("m2", Some("sys")));
+        assert_eq!(store.messages(s.id).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn turns_keep_ollama_metrics() {
+        let store = Store::open(&temp_db("turns")).unwrap();
+        let t = Turn {
+            model: "m".into(),
+            prompt: "p".into(),
+            response: "r".into(),
+            num_ctx: 2048,
+            total_duration: 5,
+            load_duration: 1,
+            prompt_eval_count: 7,
+            prompt_eval_duration: 2,
+            eval_count: 9,
+            eval_duration: 3,
+            ..Default::default()
+        };
+        store.record_turn(&t).unwrap();
+        assert_eq!(store.recent_turns(5).unwrap(), vec![t]);
+    }
+
+    #[test]
+    fn concurrent_writers_on_separate_connections_all_land() {
+        let path = temp_db("concurrent");
+        Store::open(&path).unwrap();
+        let handles: Vec<_> = (0..4)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut store = Store::open(&path).unwrap();
+                    let s = store.open_session("shared", "m", None).unwrap();
+                    for i in 0..25 {
+                        store.append_messages(s.id, &[("user", &format!("{w}-{i}"))]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let s = store.session("shared").unwrap().unwrap();
+        assert_eq!(store.messages(s.id).unwrap().len(), 100);
+    }
+
+    #[test]
+    fn concurrent_first_open_migrates_once() {
+        let path = temp_db("race");
+        let handles: Vec<_> = (0..4).map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || Store::open(&path).map(|s| s.schema_version().unwrap()))
+        }).collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().unwrap(), MIGRATIONS.len() as i64);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The context every command runs with: checked configuration, output mode,
+//! and constructors for the clients and stores it needs.
+
+use std::time::Duration;
+
+use vuhitra_core::{Config, Sources};
+use vuhitra_llm::{ClientSettings, OllamaClient};
+use vuhitra_store::Store;
+
+use crate::cli::{Cli, Command};
+
+pub struct App {
+    pub config: Config,
+    pub json: bool,
+}
+
+/// Flags that override configuration keys, layered over the process's
+/// environment and `./.env`.
+pub fn sources(cli: &Cli) -> Sources {
+    let mut s = Sources::from_process();
+    if let Some(level) = &cli.log_level {
+        s = s.flag("LOG_LEVEL", level.clone(), "--log-level");
+    }
+    if let Some(dir) = &cli.data_dir {
+        s = s.flag("VUHITRA_HOME", dir.display().to_string(), "--data-dir");
+    }
+    if let Command::Chat(args) = &cli.command {
+        if let Some(model) = &args.model {
+            s = s.flag("MODEL", model.clone(), "--model");
+        }
+    }
+    s
+}
+
+impl App {
+    pub fn load(cli: &Cli) -> anyhow::Result<App> {
+        let config = Config::load(&sources(cli))?;
+        init_logging(&config.log_level);
+        Ok(App { config, json: cli.json })
+    }
+
+    pub fn ollama(&self) -> OllamaClient {
+        self.ollama_with_retries(self.config.ollama_retries)
+    }
+
+    /// A client that gives up sooner; probes want an answer, not patience.
+    pub fn ollama_with_retries(&self, retries: u32) -> OllamaClient {
+        OllamaClient::new(ClientSettings {
+            base_url: self.config.ollama_url.clone(),
+            connect_timeout: Duration::from_secs(self.config.ollama_connect_timeout_secs),
+            timeout: Duration::from_secs(self.config.ollama_timeout_secs),
+            retries,
+        })
+    }
+
+    pub fn store(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.config.store_path())?)
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,vuhitra={0},vuhitra_llm={0},vuhitra_core={0},vuhitra_store={0}", level.to_ascii_lowercase()));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

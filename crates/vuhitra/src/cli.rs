@@ -1,0 +1,184 @@
+//! Command-line definitions. Help text, completions and parsing all come
+//! from these types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Examples:
+  vuhitra chat \"Explain Rust lifetimes in two sentences\"
+  cat notes.md | vuhitra chat \"summarize this\"
+  vuhitra chat -f src/main.rs \"what does this do?\"
+  vuhitra chat --session work          (REPL that remembers, /help inside)
+  vuhitra models pull gemma3:270m
+  vuhitra doctor
+
+Configuration comes from flags, then the environment, then ./.env, then
+defaults; `vuhitra config show` tells where each value came from and
+`vuhitra config init` writes a documented .env.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vuhitra",
+    version,
+    about = "A local-first AI workbench: chat with local models served by Ollama, keep sessions, attach files.",
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Log verbosity on stderr (overrides LOG_LEVEL).
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = ["trace", "debug", "info", "warn", "error", "TRACE", "DEBUG", "INFO", "WARN", "ERROR"])]
+    pub log_level: Option<String>,
+
+    /// Where Vuhitra keeps its store and history (overrides VUHITRA_HOME).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Chat with a model: one-shot with a prompt, a REPL without one.
+    #[command(after_help = CHAT_HELP)]
+    Chat(ChatArgs),
+    /// List, pull, inspect and remove models on the Ollama server.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Saved conversations.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Show, check and create configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Version, configuration summary, and which backend each part uses.
+    Info,
+    /// Check every configured service: reachable, version, latency.
+    Doctor,
+    /// Print a shell completion script.
+    #[command(after_help = "Example: vuhitra completions bash > ~/.local/share/bash-completion/completions/vuhitra")]
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+const CHAT_HELP: &str = "\
+Keywords in the prompt are taken out of the text and acted on:
+  @file:PATH    attach a file as context (quote paths with spaces: @file:\"a b.txt\")
+  @nocache @cache @devmode @upload @analyze @spark
+                reserved for features still to come; using one stops with a message.
+
+Piped stdin becomes context: `git diff | vuhitra chat \"review this\"`.
+Without a prompt on a terminal, chat opens a REPL; type /help there.";
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The prompt (words are joined); omit it for the REPL.
+    pub prompt: Vec<String>,
+    /// Model to use (overrides MODEL).
+    #[arg(short, long)]
+    pub model: Option<String>,
+    /// System prompt.
+    #[arg(short, long)]
+    pub system: Option<String>,
+    /// Sampling temperature, 0 for the most deterministic answers.
+    #[arg(short, long, value_parser = parse_temperature)]
+    pub temperature: Option<f32>,
+    /// Random seed, for repeatable answers.
+    #[arg(long)]
+    pub seed: Option<i64>,
+    /// Attach a file as context (repeatable); checked against MAX_CONTEXT_FILE_SIZE.
+    #[arg(short, long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// Continue (or start) a saved session.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
+    /// Most tokens to generate.
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<i32>,
+}
+
+fn parse_temperature(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(t) if (0.0..=2.0).contains(&t) => Ok(t),
+        _ => Err("expected a number from 0 to 2".into()),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Models on the server.
+    #[command(alias = "ls")]
+    List,
+    /// Download a model; run it again to resume an interrupted pull.
+    Pull {
+        name: String,
+        /// Allow a registry without TLS (e.g. a local one).
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Context length, parameters, quantization and capabilities.
+    Show { name: String },
+    /// Delete a model from the server.
+    #[command(alias = "delete")]
+    Rm { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Saved sessions, most recent first.
+    #[command(alias = "ls")]
+    List,
+    /// Print a session's messages.
+    Show { name: String },
+    /// Delete a session.
+    #[command(alias = "delete")]
+    Rm { name: String },
+    /// Write a session as Markdown or JSON.
+    Export {
+        name: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Markdown)]
+        format: ExportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Every value and where it came from (secrets masked).
+    Show,
+    /// Check types, ranges and URLs; with --services also reach each service.
+    Validate {
+        #[arg(long)]
+        services: bool,
+    },
+    /// Write a documented .env (never overwrites without --force).
+    Init {
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = ".env", value_name = "PATH")]
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}

@@ -1,0 +1,84 @@
+//! `vuhitra chat`: one-shot when given a prompt (or piped input), the REPL
+//! when run on a terminal without one.
+
+use std::io::IsTerminal;
+
+use vuhitra_core::context_files::read_context_stream;
+use vuhitra_llm::Options;
+
+use crate::app::App;
+use crate::cli::ChatArgs;
+use crate::output::{self, out, outln};
+use crate::pipeline::{self, Conversation};
+
+pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::Result<()> {
+    let stdin_is_tty = std::io::stdin().is_terminal();
+    let mut prompt = args.prompt.join(" ");
+    let mut attached = Vec::new();
+    if !stdin_is_tty {
+        let piped = read_context_stream(std::io::stdin().lock(), "stdin", app.config.max_context_file_size)?;
+        if prompt.trim().is_empty() {
+            // `echo "question" | vuhitra chat`: the input is the prompt.
+            prompt = piped.text;
+        } else if !piped.text.trim().is_empty() {
+            attached.push(piped);
+        }
+    }
+    let options = Options { temperature: args.temperature, seed: args.seed, num_predict: args.max_tokens, num_ctx: None };
+    if prompt.trim().is_empty() {
+        if !stdin_is_tty {
+            return Err(crate::exit::usage("no prompt: stdin was empty", Some("pass a prompt: vuhitra chat \"...\"")));
+        }
+        if app.json {
+            return Err(crate::exit::usage("--json needs a prompt; the REPL is interactive", None));
+        }
+        return super::repl::run(app, rt, &args, options);
+    }
+
+    let prepared = pipeline::prepare(&prompt, attached, &args.files, app.config.max_context_file_size)?;
+    let mut store = app.store()?;
+    let mut convo = open_conversation(app, &store, &args, options)?;
+    let client = app.ollama();
+    let stream_to_stdout = !app.json;
+    let completion = rt.block_on(convo.turn(&client, &mut store, &prepared, |t| {
+        if stream_to_stdout {
+            out(t);
+        }
+    }))?;
+    if app.json {
+        output::json(&pipeline::completion_json(&completion, convo.session.as_ref().map(|(_, n)| n.as_str()), &prepared.context_labels));
+    } else {
+        if !completion.content.ends_with('\n') {
+            outln("");
+        }
+        if output::stderr_is_tty() && output::stdout_is_tty() {
+            eprintln!("{}", output::dim(&pipeline::stats_line(&completion)));
+        }
+    }
+    Ok(())
+}
+
+/// A fresh conversation, or the named session's, with flags applied on top.
+pub fn open_conversation(app: &App, store: &vuhitra_store::Store, args: &ChatArgs, options: Options) -> anyhow::Result<Conversation> {
+    let Some(name) = &args.session else {
+        return Ok(Conversation { model: app.config.model.clone(), system: args.system.clone(), history: Vec::new(), options, session: None });
+    };
+    let model = args.model.clone().unwrap_or_else(|| app.config.model.clone());
+    if store.session(name)?.is_none() {
+        store.open_session(name, &model, args.system.as_deref())?;
+    }
+    let mut convo = Conversation::load(store, name, options)?;
+    // Explicit flags win over what the session was saved with.
+    let changed = args.model.is_some() || args.system.is_some();
+    if let Some(m) = &args.model {
+        convo.model = m.clone();
+    }
+    if let Some(s) = &args.system {
+        convo.system = Some(s.clone());
+    }
+    if changed {
+        let id = convo.session.as_ref().map(|(id, _)| *id).expect("loaded sessions have an id");
+        store.update_session_settings(id, &convo.model, convo.system.as_deref())?;
+    }
+    Ok(convo)
+}

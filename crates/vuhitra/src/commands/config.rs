@@ -1,0 +1,96 @@
+//! `vuhitra config show|validate|init`. These work from the raw layer, so a
+//! broken value can still be shown and explained.
+
+use std::path::Path;
+
+use vuhitra_core::config::{mask_secrets, RawConfig, Scope, KEYS, ENV_TEMPLATE};
+use vuhitra_core::Sources;
+
+use crate::exit::ChecksFailed;
+use crate::output::{self, outln, table};
+
+pub fn show(sources: &Sources, json: bool) -> anyhow::Result<()> {
+    let raw = RawConfig::load(sources)?;
+    let entries: Vec<_> = KEYS
+        .iter()
+        .map(|k| {
+            let v = &raw.values[k.name];
+            let error = raw.check(k.name).err().map(|e| e.to_string());
+            (k, mask_secrets(&v.value), v.origin.to_string(), error)
+        })
+        .collect();
+    if json {
+        let v: Vec<_> = entries
+            .iter()
+            .map(|(k, value, origin, error)| {
+                serde_json::json!({ "key": k.name, "value": value, "source": origin, "stack_only": k.scope == Scope::StackOnly, "error": error })
+            })
+            .collect();
+        output::json(&serde_json::Value::Array(v));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|(k, value, origin, error)| {
+            let value = if value.is_empty() { "(unset: embedded)".to_string() } else { value.clone() };
+            let mut source = origin.clone();
+            if k.scope == Scope::StackOnly {
+                source.push_str(" [stack only]");
+            }
+            if error.is_some() {
+                source.push_str("  INVALID");
+            }
+            vec![k.name.to_string(), value, source]
+        })
+        .collect();
+    outln(&table(&["KEY", "VALUE", "SOURCE"], &rows));
+    for (key, line) in &raw.unknown_dotenv_keys {
+        eprintln!("warning: .env line {line}: unknown key {key}");
+    }
+    Ok(())
+}
+
+pub fn validate(sources: &Sources, json: bool) -> anyhow::Result<()> {
+    let raw = RawConfig::load(sources)?;
+    let errors = raw.all_errors();
+    if json {
+        let v: Vec<_> = errors.iter().map(|e| serde_json::json!({ "error": e.to_string(), "hint": e.hint() })).collect();
+        let unknown: Vec<_> = raw.unknown_dotenv_keys.iter().map(|(k, l)| serde_json::json!({ "key": k, "line": l })).collect();
+        output::json(&serde_json::json!({ "valid": errors.is_empty(), "errors": v, "unknown_keys": unknown }));
+    } else {
+        for e in &errors {
+            eprintln!("error: {e}");
+            if let Some(h) = e.hint() {
+                eprintln!("  hint: {h}");
+            }
+        }
+        for (key, line) in &raw.unknown_dotenv_keys {
+            eprintln!("warning: .env line {line}: unknown key {key} (ignored)");
+        }
+        if errors.is_empty() {
+            outln(&format!("configuration is valid ({} keys checked)", KEYS.len()));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ChecksFailed(format!("{} invalid value(s)", errors.len()), 2).into())
+    }
+}
+
+pub fn init(path: &Path, force: bool, json: bool) -> anyhow::Result<()> {
+    if path.exists() && !force {
+        return Err(crate::exit::usage(
+            format!("{} already exists; not overwriting it", path.display()),
+            Some("pass --force to replace it, or --path to write elsewhere"),
+        ));
+    }
+    super::sessions::write_atomically(path, ENV_TEMPLATE.as_bytes())?;
+    if json {
+        output::json(&serde_json::json!({ "path": path, "written": true }));
+    } else {
+        outln(&format!("wrote {} — edit it, then check it with `vuhitra config validate`", path.display()));
+    }
+    Ok(())
+}
+

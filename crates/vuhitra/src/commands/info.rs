@@ -1,0 +1,61 @@
+//! `vuhitra info`: version, configuration summary and the backend each part
+//! of Vuhitra uses with this configuration.
+
+use crate::app::App;
+use crate::output::{self, outln, table};
+use vuhitra_core::config::mask_secrets;
+
+pub fn run(app: &App) -> anyhow::Result<()> {
+    let c = &app.config;
+    let service = |url: &Option<url::Url>, name: &str| match url {
+        Some(u) => format!("{name} at {}", mask_secrets(u.as_str())),
+        None => "embedded".to_string(),
+    };
+    let backends = vec![
+        ("models", format!("Ollama at {}", c.ollama_url)),
+        ("sessions and turns", format!("SQLite at {}", c.store_path().display())),
+        ("frame cache, vectors", service(&c.redis_url, "Redis")),
+        ("heuristics, prompt cache", service(&c.elasticsearch_url, "Elasticsearch")),
+        ("data engine", service(&c.spark_master, "Spark")),
+        (
+            "sandbox",
+            c.sandbox_container.as_ref().map_or(format!("local, workspace {}", c.workspace.display()), |n| format!("container {n}")),
+        ),
+    ];
+    let settings = vec![
+        ("model", c.model.clone()),
+        ("data dir", c.data_dir.display().to_string()),
+        ("max context file", format!("{} bytes", c.max_context_file_size)),
+        ("max uploaded file", format!("{} bytes", c.max_uploaded_file_size)),
+        ("iterations dev/prod", format!("{}/{}", c.max_iterations_dev, c.max_iterations_prod)),
+        ("prompt cache", on_off(c.enable_prompt_cache).into()),
+        ("heuristics", on_off(c.enable_heuristics).into()),
+        ("log level", c.log_level.clone()),
+    ];
+    if app.json {
+        let obj = |pairs: &[(&str, String)]| {
+            serde_json::Value::Object(pairs.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect())
+        };
+        output::json(&serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "settings": obj(&settings),
+            "backends": obj(&backends),
+        }));
+        return Ok(());
+    }
+    outln(&format!("vuhitra {}", env!("CARGO_PKG_VERSION")));
+    outln("");
+    let rows = |pairs: Vec<(&str, String)>| pairs.into_iter().map(|(k, v)| vec![k.to_string(), v]).collect::<Vec<_>>();
+    outln(&table(&["SETTING", "VALUE"], &rows(settings)));
+    outln("");
+    outln(&table(&["PART", "BACKEND"], &rows(backends)));
+    Ok(())
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}

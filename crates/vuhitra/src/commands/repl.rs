@@ -1,0 +1,256 @@
+//! The chat REPL: reedline with persistent history and multi-line input
+//! (end a line with `\`, or open a ``` block), slash commands, and Ctrl-C
+//! that cancels an answer without leaving the REPL.
+
+use std::borrow::Cow;
+
+use reedline::{
+    FileBackedHistory, Prompt, PromptEditMode, PromptHistorySearch, Reedline, Signal, ValidationResult, Validator,
+};
+use vuhitra_core::context_files::{read_context_file, ContextFile};
+use vuhitra_llm::Options;
+
+use crate::app::App;
+use crate::cli::ChatArgs;
+use crate::exit::Interrupted;
+use crate::output::{self, out, outln};
+use crate::pipeline::{self, Conversation};
+
+const HELP: &str = "\
+Commands:
+  /help            this list
+  /model [NAME]    show or switch the model
+  /system [TEXT]   show or set the system prompt (/system - clears it)
+  /file PATH       attach a file to your next message
+  /clear           forget the conversation so far (model and system stay)
+  /save NAME       save the conversation; later turns are saved too
+  /load NAME       continue a saved conversation
+  /sessions        list saved conversations
+  /exit            leave (Ctrl-D works too)
+Multi-line input: end a line with \\ or open a ``` block.
+Ctrl-C cancels an answer in progress.";
+
+pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Options) -> anyhow::Result<()> {
+    let mut store = app.store()?;
+    let mut convo = super::chat::open_conversation(app, &store, args, options)?;
+    let client = app.ollama();
+    let history_path = app.config.data_dir.join("history.txt");
+    let history = FileBackedHistory::with_file(10_000, history_path.clone())
+        .map_err(|e| anyhow::anyhow!("cannot open REPL history {}: {e}", history_path.display()))?;
+    let mut editor = Reedline::create().with_history(Box::new(history)).with_validator(Box::new(MultiLine));
+    let mut pending: Vec<ContextFile> = Vec::new();
+    // Context files given on the command line go with the first message.
+    for path in &args.files {
+        pending.push(read_context_file(path, app.config.max_context_file_size)?);
+    }
+
+    outln(&format!("vuhitra chat · model {} · /help for commands, /exit to leave", convo.model));
+    if let Some((_, name)) = &convo.session {
+        outln(&format!("session {name}: {} earlier messages", convo.history.len()));
+    }
+    loop {
+        let prompt = ReplPrompt { model: convo.model.clone(), attached: pending.len() };
+        let line = match editor.read_line(&prompt) {
+            Ok(Signal::Success(line)) => line,
+            Ok(Signal::CtrlC) => continue,
+            Ok(Signal::CtrlD) => break,
+            Ok(_) => continue,
+            Err(e) => return Err(anyhow::anyhow!("terminal error: {e}")),
+        };
+        let input = strip_continuations(&line);
+        if input.trim().is_empty() {
+            continue;
+        }
+        if let Some(cmd) = input.trim_start().strip_prefix('/') {
+            match slash(cmd, app, rt, &client, &mut store, &mut convo, &mut pending) {
+                Ok(Flow::Exit) => break,
+                Ok(Flow::Continue) => {}
+                Err(e) => print_error(&e),
+            }
+            continue;
+        }
+        let attached = std::mem::take(&mut pending);
+        let prepared = match pipeline::prepare(&input, attached.clone(), &[], app.config.max_context_file_size) {
+            Ok(p) => p,
+            Err(e) => {
+                pending = attached;
+                print_error(&e);
+                continue;
+            }
+        };
+        match rt.block_on(convo.turn(&client, &mut store, &prepared, out)) {
+            Ok(c) => {
+                if !c.content.ends_with('\n') {
+                    outln("");
+                }
+                eprintln!("{}", output::dim(&pipeline::stats_line(&c)));
+            }
+            Err(e) => {
+                outln("");
+                // Keep the attachments for a retry unless the answer was delivered.
+                pending = attached;
+                print_error(&e);
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Flow {
+    Continue,
+    Exit,
+}
+
+fn slash(
+    cmd: &str,
+    app: &App,
+    rt: &tokio::runtime::Runtime,
+    client: &vuhitra_llm::OllamaClient,
+    store: &mut vuhitra_store::Store,
+    convo: &mut Conversation,
+    pending: &mut Vec<ContextFile>,
+) -> anyhow::Result<Flow> {
+    let (name, arg) = cmd.split_once(char::is_whitespace).map_or((cmd, ""), |(n, a)| (n, a.trim()));
+    match name {
+        "help" | "?" => outln(HELP),
+        "exit" | "quit" | "q" => return Ok(Flow::Exit),
+        "model" if arg.is_empty() => outln(&format!("model: {}", convo.model)),
+        "model" => {
+            // Check it exists now rather than failing on the next message.
+            rt.block_on(client.context_length(arg))?;
+            convo.model = arg.to_string();
+            persist_settings(store, convo)?;
+            outln(&format!("model set to {arg}"));
+        }
+        "system" if arg.is_empty() => outln(&format!("system prompt: {}", convo.system.as_deref().unwrap_or("(none)"))),
+        "system" => {
+            convo.system = (arg != "-").then(|| arg.to_string());
+            persist_settings(store, convo)?;
+            outln(if convo.system.is_some() { "system prompt set" } else { "system prompt cleared" });
+        }
+        "file" if arg.is_empty() => return Err(crate::exit::usage("/file needs a path", None)),
+        "file" => {
+            let f = read_context_file(std::path::Path::new(unquote(arg)), app.config.max_context_file_size)?;
+            outln(&format!("attached {} ({} bytes) to your next message", f.label, f.text.len()));
+            pending.push(f);
+        }
+        "clear" => {
+            convo.history.clear();
+            pending.clear();
+            if let Some((_, name)) = &convo.session {
+                store.save_session(name, &convo.model, convo.system.as_deref(), &[])?;
+            }
+            outln("conversation cleared");
+        }
+        "save" if arg.is_empty() => return Err(crate::exit::usage("/save needs a name", None)),
+        "save" => {
+            let msgs: Vec<(&str, &str)> = convo.history.iter().map(|m| (m.role.as_str(), m.content.as_str())).collect();
+            store.save_session(arg, &convo.model, convo.system.as_deref(), &msgs)?;
+            let id = store.session(arg)?.map(|s| s.id).expect("just saved");
+            convo.session = Some((id, arg.to_string()));
+            outln(&format!("saved {} messages as session {arg}", msgs.len()));
+        }
+        "load" if arg.is_empty() => return Err(crate::exit::usage("/load needs a name; /sessions lists them", None)),
+        "load" => {
+            *convo = Conversation::load(store, arg, convo.options.clone())?;
+            outln(&format!("loaded session {arg}: {} messages, model {}", convo.history.len(), convo.model));
+        }
+        "sessions" => {
+            let list = store.list_sessions()?;
+            if list.is_empty() {
+                outln("no saved sessions; /save NAME saves this one");
+            }
+            for s in list {
+                outln(&format!("{}  {} messages  {}  {}", s.name, s.messages, s.model, s.updated_at));
+            }
+        }
+        other => {
+            return Err(crate::exit::usage(format!("unknown command /{other}"), Some("/help lists the commands")));
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+fn persist_settings(store: &vuhitra_store::Store, convo: &Conversation) -> anyhow::Result<()> {
+    if let Some((id, _)) = &convo.session {
+        store.update_session_settings(*id, &convo.model, convo.system.as_deref())?;
+    }
+    Ok(())
+}
+
+fn unquote(s: &str) -> &str {
+    s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s)
+}
+
+fn print_error(e: &anyhow::Error) {
+    if let Some(i) = e.downcast_ref::<Interrupted>() {
+        eprintln!("{}", output::dim(&format!("^C {}", i.what)));
+        return;
+    }
+    // Same format as the process-level report, without exiting.
+    let _ = crate::exit::report(e, false);
+}
+
+/// Input is incomplete while it ends with a backslash or a ``` block is open.
+struct MultiLine;
+
+impl Validator for MultiLine {
+    fn validate(&self, line: &str) -> ValidationResult {
+        let fences = line.lines().filter(|l| l.trim_start().starts_with("```")).count();
+        if line.ends_with('\\') || fences % 2 == 1 {
+            ValidationResult::Incomplete
+        } else {
+            ValidationResult::Complete
+        }
+    }
+}
+
+/// Removes the `\` that marked a continued line.
+fn strip_continuations(input: &str) -> String {
+    input.lines().map(|l| l.strip_suffix('\\').unwrap_or(l)).collect::<Vec<_>>().join("\n")
+}
+
+struct ReplPrompt {
+    model: String,
+    attached: usize,
+}
+
+impl Prompt for ReplPrompt {
+    fn render_prompt_left(&self) -> Cow<'_, str> {
+        if self.attached > 0 {
+            Cow::Owned(format!("{} +{} file(s)", self.model, self.attached))
+        } else {
+            Cow::Borrowed(&self.model)
+        }
+    }
+    fn render_prompt_right(&self) -> Cow<'_, str> {
+        Cow::Borrowed("")
+    }
+    fn render_prompt_indicator(&self, _mode: PromptEditMode) -> Cow<'_, str> {
+        Cow::Borrowed(" > ")
+    }
+    fn render_prompt_multiline_indicator(&self) -> Cow<'_, str> {
+        Cow::Borrowed("... ")
+    }
+    fn render_prompt_history_search_indicator(&self, search: PromptHistorySearch) -> Cow<'_, str> {
+        Cow::Owned(format!("(search: {}) ", search.term))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_and_fences_make_input_incomplete() {
+        assert!(matches!(MultiLine.validate("first \\"), ValidationResult::Incomplete));
+        assert!(matches!(MultiLine.validate("```rust\nfn main() {}"), ValidationResult::Incomplete));
+        assert!(matches!(MultiLine.validate("```rust\nfn main() {}\n```"), ValidationResult::Complete));
+        assert!(matches!(MultiLine.validate("plain"), ValidationResult::Complete));
+    }
+
+    #[test]
+    fn continuation_marks_are_removed() {
+        assert_eq!(strip_continuations("one \\\ntwo"), "one \ntwo");
+    }
+}

@@ -1,0 +1,100 @@
+//! The one error-to-exit path: a message, a hint line, and an exit code
+//! (0 ok, 1 failure, 2 usage or configuration, 130 interrupted).
+
+use std::process::ExitCode;
+
+use vuhitra_core::config::ConfigError;
+use vuhitra_core::context_files::ContextFileError;
+use vuhitra_core::keywords::KeywordError;
+use vuhitra_llm::OllamaError;
+use vuhitra_store::StoreError;
+
+/// A mistake in how the command was used.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+pub fn usage(message: impl Into<String>, hint: Option<&str>) -> anyhow::Error {
+    UsageError { message: message.into(), hint: hint.map(str::to_string) }.into()
+}
+
+/// The user pressed Ctrl-C; `what` says what was abandoned.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted: {what}")]
+pub struct Interrupted {
+    pub what: String,
+    pub hint: Option<String>,
+}
+
+/// A check (doctor, validate) found problems and has already printed them.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ChecksFailed(pub String, pub u8);
+
+struct Classified {
+    code: u8,
+    hint: Option<String>,
+    quiet: bool,
+}
+
+fn classify(err: &anyhow::Error) -> Classified {
+    let c = |code, hint| Classified { code, hint, quiet: false };
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<ConfigError>() {
+            return c(2, e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<UsageError>() {
+            return c(2, e.hint.clone());
+        }
+        if cause.downcast_ref::<KeywordError>().is_some() {
+            return c(2, Some("`vuhitra chat --help` lists the keywords".into()));
+        }
+        if let Some(e) = cause.downcast_ref::<ContextFileError>() {
+            return c(2, e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<OllamaError>() {
+            return c(1, e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<StoreError>() {
+            return c(1, e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<Interrupted>() {
+            return c(130, e.hint.clone());
+        }
+        if let Some(ChecksFailed(_, code)) = cause.downcast_ref::<ChecksFailed>() {
+            return Classified { code: *code, hint: None, quiet: true };
+        }
+    }
+    c(1, None)
+}
+
+pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
+    let Classified { code, hint, quiet } = classify(err);
+    if quiet {
+        return ExitCode::from(code);
+    }
+    let message = err.chain().map(ToString::to_string).collect::<Vec<_>>();
+    // anyhow contexts repeat their source's text in some errors; keep each once.
+    let mut parts: Vec<String> = Vec::new();
+    for m in message {
+        if !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+    }
+    let text = parts.join(": ");
+    if json {
+        let body = serde_json::json!({ "error": text, "hint": hint, "exit_code": code });
+        println!("{body}");
+    } else {
+        let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let (red, yellow, reset) = if color { ("\x1b[1;31m", "\x1b[33m", "\x1b[0m") } else { ("", "", "") };
+        eprintln!("{red}error:{reset} {text}");
+        if let Some(h) = hint {
+            eprintln!("{yellow}hint:{reset} {h}");
+        }
+    }
+    ExitCode::from(code)
+}

@@ -1,0 +1,53 @@
+//! The `vuhitra` binary: parses the command line, loads configuration once,
+//! runs one command, and maps any error to a message, a hint and an exit code.
+
+mod app;
+mod cli;
+mod commands;
+mod exit;
+mod output;
+mod pipeline;
+mod progress;
+mod services;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => exit::report(&err, json),
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    use cli::{Command, ConfigCommand};
+    // Completions and the config inspectors must work even when the
+    // configuration itself is broken: they are how a user repairs it.
+    match &cli.command {
+        Command::Completions { shell } => return commands::completions::run(*shell),
+        Command::Config(ConfigCommand::Show) => return commands::config::show(&app::sources(&cli), cli.json),
+        Command::Config(ConfigCommand::Init { force, path }) => return commands::config::init(path, *force, cli.json),
+        Command::Config(ConfigCommand::Validate { services: false }) => {
+            return commands::config::validate(&app::sources(&cli), cli.json)
+        }
+        _ => {}
+    }
+    let app = app::App::load(&cli)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    match cli.command {
+        Command::Chat(args) => commands::chat::run(&app, &rt, args),
+        Command::Models(cmd) => rt.block_on(commands::models::run(&app, cmd)),
+        Command::Sessions(cmd) => commands::sessions::run(&app, cmd),
+        Command::Config(ConfigCommand::Validate { services: true }) => {
+            commands::config::validate(&app::sources(&cli), cli.json)?;
+            rt.block_on(commands::doctor::run(&app, true))
+        }
+        Command::Info => commands::info::run(&app),
+        Command::Doctor => rt.block_on(commands::doctor::run(&app, false)),
+        Command::Completions { .. } | Command::Config(_) => unreachable!("handled above"),
+    }
+}

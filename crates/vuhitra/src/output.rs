@@ -1,0 +1,82 @@
+//! Printing: JSON for scripts, aligned tables for people, and a broken pipe
+//! (`vuhitra ... | head`) treated as a normal end, not an error.
+
+use std::io::{IsTerminal, Write};
+
+/// Writes to stdout; a closed pipe ends the process quietly with success.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+pub fn outln(text: &str) {
+    out(&format!("{text}\n"));
+}
+
+pub fn json(value: &serde_json::Value) {
+    outln(&serde_json::to_string_pretty(value).expect("JSON values serialize"));
+}
+
+pub fn stdout_is_tty() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+pub fn stderr_is_tty() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Dim text on a terminal, plain elsewhere.
+pub fn dim(text: &str) -> String {
+    if stderr_is_tty() {
+        format!("\x1b[2m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Left-aligned columns sized to their widest cell.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  ", w = *w));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = vec![line(headers.to_vec())];
+    out.extend(rows.iter().map(|r| line(r.iter().map(String::as_str).collect())));
+    out.join("\n")
+}
+
+pub fn millis(nanos: u64) -> f64 {
+    (nanos as f64 / 1e6 * 10.0).round() / 10.0
+}
+
+pub fn human_bytes(n: u64) -> String {
+    indicatif::HumanBytes(n).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(&["NAME", "SIZE"], &[vec!["a".into(), "1 KiB".into()], vec!["longer".into(), "2".into()]]);
+        assert_eq!(t, "NAME    SIZE\na       1 KiB\nlonger  2");
+    }
+}

@@ -1,0 +1,142 @@
+//! Shared helpers for the end-to-end tests: each test runs `vuhitra` in a
+//! fresh data dir and working dir, with the caller's configuration removed
+//! from the environment so nothing on the machine leaks in.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub struct TestEnv {
+    pub home: tempfile::TempDir,
+    pub cwd: tempfile::TempDir,
+    pub vars: Vec<(String, String)>,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        TestEnv { home: tempfile::tempdir().unwrap(), cwd: tempfile::tempdir().unwrap(), vars: Vec::new() }
+    }
+
+    /// A test env pointed at the real Ollama started by scripts/test.
+    pub fn with_ollama(o: &Ollama) -> Self {
+        let mut env = TestEnv::new();
+        env.set("OLLAMA_IP", &o.url).set("MODEL", &o.model);
+        env
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) -> &mut Self {
+        self.vars.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.cwd.path().join(name);
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vuhitra"));
+        for k in vuhitra_core::config::KEYS {
+            c.env_remove(k.name);
+        }
+        c.env("VUHITRA_HOME", self.home.path())
+            .env_remove("DOCKER_HOST")
+            .current_dir(self.cwd.path())
+            .stdin(Stdio::null())
+            .args(args);
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd(args).output().unwrap())
+    }
+
+    /// Runs with `input` piped to stdin.
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn fails_with(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+pub struct Ollama {
+    pub url: String,
+    pub model: String,
+}
+
+/// A service the suite needs: present, or (outside CI) a skip with a reason.
+/// With CI=true a missing service fails the test: it never silently passes.
+pub fn service(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{var} is not set: {what} is required under CI (scripts/test starts it)");
+            }
+            eprintln!("SKIPPED: {var} is not set; run ./scripts/test to start {what}");
+            None
+        }
+    }
+}
+
+pub fn ollama() -> Option<Ollama> {
+    let url = service("VUHITRA_TEST_OLLAMA", "a real Ollama")?;
+    let model = std::env::var("VUHITRA_TEST_MODEL").unwrap_or_else(|_| "gemma3-270m".into());
+    Some(Ollama { url, model })
+}
+
+pub fn redis() -> Option<String> {
+    service("VUHITRA_TEST_REDIS", "a Redis >= 7.2 (Valkey)")
+}
+
+pub fn old_redis() -> Option<String> {
+    service("VUHITRA_TEST_OLD_REDIS", "Debian's Redis 7.0")
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// Is this program on PATH?
+pub fn have(program: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().is_ok_and(|o| o.status.success())
+}

@@ -1,0 +1,176 @@
+//! The REPL driven through a real pseudo-terminal (tmux), against the real
+//! Ollama: every slash command, multi-line input, and Ctrl-C.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{ollama, TestEnv};
+
+struct Tmux {
+    socket: String,
+    target: String,
+}
+
+impl Tmux {
+    fn start(env: &TestEnv, name: &str, command: &str) -> Tmux {
+        let socket = format!("vuhitra-test-{name}-{}", std::process::id());
+        let target = "repl".to_string();
+        let mut exports: Vec<String> = vec![format!("VUHITRA_HOME={}", env.home.path().display())];
+        exports.extend(env.vars.iter().map(|(k, v)| format!("{k}={v}")));
+        let script = format!("cd {} && env -u REDIS_URL -u ELASTICSEARCH_URL {} {command}; echo EXITED:$?; sleep 60", env.cwd.path().display(), exports.join(" "));
+        let ok = Command::new("tmux")
+            .args(["-L", &socket, "new-session", "-d", "-s", &target, "-x", "160", "-y", "50", "bash", "-c", &script])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "tmux did not start");
+        Tmux { socket, target }
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["-L", &self.socket, "send-keys", "-t", &self.target];
+        args.extend_from_slice(keys);
+        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+    }
+
+    /// Types a line and presses Enter.
+    fn line(&self, text: &str) {
+        self.send(&["-l", text]);
+        self.send(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-J", "-S", "-2000", "-t", &self.target]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until `needle` appears `count` times on the screen.
+    #[track_caller]
+    fn wait_for_n(&self, needle: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let s = self.screen();
+            if s.matches(needle).count() >= count {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {needle:?} (x{count}); screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    #[track_caller]
+    fn wait_for(&self, needle: &str) -> String {
+        self.wait_for_n(needle, 1)
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+fn have_tmux() -> bool {
+    if common::have("tmux") {
+        return true;
+    }
+    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "tmux is required under CI");
+    eprintln!("SKIPPED: tmux not installed");
+    false
+}
+
+#[test]
+fn models_pull_draws_a_progress_bar_on_a_terminal() {
+    let Some(o) = ollama() else { return };
+    let Some(model) = common::service("VUHITRA_TEST_REGISTRY_MODEL", "the local OCI registry") else { return };
+    if !have_tmux() {
+        return;
+    }
+    let env = TestEnv::with_ollama(&o);
+    let bin = env!("CARGO_BIN_EXE_vuhitra");
+    let t = Tmux::start(&env, "pull", &format!("{bin} models pull --insecure {model}"));
+    let screen = t.wait_for("EXITED:");
+    assert!(screen.contains("EXITED:0"), "{screen}");
+    assert!(screen.contains("pulling ") && screen.contains("100%"), "a per-layer bar with its percentage:\n{screen}");
+    assert!(screen.contains("ETA"), "{screen}");
+    assert!(screen.contains("MiB") || screen.contains("KiB"), "byte counts:\n{screen}");
+}
+
+#[test]
+fn repl_slash_commands_multiline_and_ctrl_c() {
+    let o = match ollama() {
+        Some(o) => o,
+        None => return,
+    };
+    if !have_tmux() {
+        return;
+    }
+    let env = TestEnv::with_ollama(&o);
+    env.file("facts.txt", "Otters hold hands while sleeping.");
+    let bin = env!("CARGO_BIN_EXE_vuhitra");
+    let t = Tmux::start(&env, "repl", &format!("{bin} chat --max-tokens 6 --temperature 0"));
+    t.wait_for("/help for commands");
+
+    t.line("/help");
+    t.wait_for("/sessions        list saved conversations");
+
+    t.line("/model no-such-model:1b");
+    t.wait_for("vuhitra models pull no-such-model:1b");
+    t.line(&format!("/model {}", o.model));
+    t.wait_for(&format!("model set to {}", o.model));
+
+    t.line("/system You answer in one word.");
+    t.wait_for("system prompt set");
+    t.line("/system");
+    t.wait_for("system prompt: You answer in one word.");
+
+    t.line("/file missing.txt");
+    t.wait_for("missing.txt: not found");
+    t.line("/file facts.txt");
+    t.wait_for("attached facts.txt");
+
+    // Multi-line: a trailing backslash continues the message.
+    t.line("What animal is this about? \\");
+    t.line("Answer briefly.");
+    t.wait_for(" answer tokens");
+
+    t.line("/save trip");
+    t.wait_for("saved 2 messages as session trip");
+    t.line("/sessions");
+    t.wait_for("trip  2 messages");
+
+    t.line("/clear");
+    t.wait_for("conversation cleared");
+    t.line("/load trip");
+    t.wait_for("loaded session trip: 2 messages");
+
+    t.line("/bogus");
+    t.wait_for("unknown command /bogus");
+
+    // Ctrl-C during an answer cancels it and the REPL carries on.
+    t.line("Tell me everything about the history of the world.");
+    std::thread::sleep(Duration::from_millis(300));
+    t.send(&["C-c"]);
+    t.wait_for("^C the answer was cancelled");
+    t.line("/help");
+    t.wait_for_n("/sessions        list saved conversations", 2);
+
+    t.line("/exit");
+    t.wait_for("EXITED:0");
+
+    // What the REPL saved: system prompt, the file, both lines of the message.
+    let s = env.run(&["--json", "sessions", "show", "trip"]).ok().json();
+    assert_eq!(s["system"], "You answer in one word.");
+    assert_eq!(s["model"], o.model.as_str());
+    let msgs = s["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2, "the cancelled turn was not saved: {msgs:?}");
+    let user = msgs[0]["content"].as_str().unwrap();
+    assert!(user.contains("Otters hold hands"), "{user}");
+    assert!(user.contains("What animal is this about? \nAnswer briefly."), "{user}");
+    // History persists across runs.
+    let history = std::fs::read_to_string(env.home.path().join("history.txt")).unwrap();
+    assert!(history.contains("/save trip"), "{history}");
+}
