@@ -24,7 +24,12 @@ fn compose(args: &[&str], extra_env: &str) -> Option<common::Run> {
     }
     let root = common::repo_root();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(root.join("docker-compose.yml"), dir.path().join("docker-compose.yml")).unwrap();
+    // The stack files and build contexts, without the user's own .env.
+    for file in ["docker-compose.yml", "cli/Dockerfile", "docker/sandbox/Dockerfile"] {
+        let to = dir.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(root.join(file), to).unwrap();
+    }
     let template = std::fs::read_to_string(root.join(".env.template")).unwrap();
     std::fs::write(dir.path().join(".env"), format!("{template}\n{extra_env}")).unwrap();
     let mut cmd = Command::new("docker-compose");

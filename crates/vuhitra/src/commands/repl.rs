@@ -22,7 +22,7 @@ Commands:
   /model [NAME]    show or switch the model
   /system [TEXT]   show or set the system prompt (/system - clears it)
   /file PATH       attach a file to your next message
-  /clear           forget the conversation so far (model and system stay)
+  /clear           start over (model and system stay; a saved session is kept)
   /save NAME       save the conversation; later turns are saved too
   /load NAME       continue a saved conversation
   /sessions        list saved conversations
@@ -137,10 +137,12 @@ fn slash(
         "clear" => {
             convo.history.clear();
             pending.clear();
-            if let Some((_, name)) = &convo.session {
-                store.save_session(name, &convo.model, convo.system.as_deref(), &[])?;
+            // A saved session is left as it was: clearing starts a new,
+            // unsaved conversation rather than erasing the saved one.
+            match convo.session.take() {
+                Some((_, name)) => outln(&format!("conversation cleared; session {name} is kept (/load {name} returns to it)")),
+                None => outln("conversation cleared"),
             }
-            outln("conversation cleared");
         }
         "save" if arg.is_empty() => return Err(crate::exit::usage("/save needs a name", None)),
         "save" => {
