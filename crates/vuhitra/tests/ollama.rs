@@ -313,3 +313,36 @@ fn models_pull_from_a_registry_and_remove() {
     let r = env.run(&["models", "pull", "--insecure", &missing]).fails_with(1);
     assert!(r.stderr.contains("error:"), "{}", r.stderr);
 }
+
+#[test]
+fn ctrl_c_during_an_answer_exits_130_and_saves_nothing() {
+    let o = need!(ollama());
+    let env = TestEnv::with_ollama(&o);
+    env.file("long.txt", "history ".repeat(3000));
+    let child = env
+        .cmd(&["chat", "--session", "stop", "-f", "long.txt", "Summarize."])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let s = env.run(&["--json", "sessions", "show", "stop"]).ok().json();
+    assert_eq!(s["messages"], serde_json::json!([]));
+}
+
+#[test]
+fn overall_timeout_names_the_setting_to_raise() {
+    let o = need!(ollama());
+    let mut env = TestEnv::with_ollama(&o);
+    env.set("OLLAMA_TIMEOUT", "1");
+    env.file("long.txt", "history ".repeat(3000));
+    let r = env.run(&["chat", "-f", "long.txt", "Summarize."]).fails_with(1);
+    assert!(r.stderr.contains("did not answer within 1 s"), "{}", r.stderr);
+    assert!(r.stderr.contains("OLLAMA_TIMEOUT"), "{}", r.stderr);
+}
