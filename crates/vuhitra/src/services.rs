@@ -149,21 +149,24 @@ fn parse_major_minor(v: &str) -> Option<(u32, u32)> {
 async fn probe_elasticsearch(url: &Url) -> Probe {
     let p = Probe::new("elasticsearch", vuhitra_core::config::mask_secrets(url.as_str()));
     let http = vuhitra_llm::http_client(PROBE_TIMEOUT);
+    let get = |path: &str| {
+        let req = http.get(url.join(path).expect("static path joins")).timeout(PROBE_TIMEOUT);
+        async move {
+            let resp = req.send().await.map_err(|e| format!("unreachable: {}", vuhitra_llm::root_cause(&e)))?;
+            let resp = resp.error_for_status().map_err(|e| e.to_string())?;
+            resp.json::<serde_json::Value>().await.map_err(|e| e.to_string())
+        }
+    };
     let start = Instant::now();
-    let root: serde_json::Value = match http.get(url.clone()).timeout(PROBE_TIMEOUT).send().await {
-        Ok(r) => match r.error_for_status() {
-            Ok(r) => r.json().await.unwrap_or_default(),
-            Err(e) => return p.fail(e.to_string()),
-        },
-        Err(e) => return p.fail(format!("unreachable: {}", vuhitra_llm::root_cause(&e))),
+    let health = match get("_cluster/health").await {
+        Ok(h) => h,
+        Err(e) => return p.fail(e),
     };
     let mut p = p.timed(start);
-    p.version = root["version"]["number"].as_str().map(str::to_string);
-    let health_url = url.join("_cluster/health").expect("static path joins");
-    let health: serde_json::Value = match http.get(health_url).timeout(PROBE_TIMEOUT).send().await {
-        Ok(r) => r.json().await.unwrap_or_default(),
-        Err(e) => return p.fail(format!("cluster health: {}", vuhitra_llm::root_cause(&e))),
-    };
+    // The node info carries the version (some distributions route GET / elsewhere).
+    if let Ok(nodes) = get("_nodes/_local?filter_path=nodes.*.version").await {
+        p.version = nodes["nodes"].as_object().and_then(|n| n.values().next()).and_then(|n| n["version"].as_str()).map(str::to_string);
+    }
     let status = health["status"].as_str().unwrap_or("unknown").to_string();
     p.detail = format!("cluster {status}");
     if status == "red" || status == "unknown" {

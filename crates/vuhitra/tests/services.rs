@@ -44,3 +44,16 @@ fn validate_with_services_checks_reachability() {
     let r = env.run(&["config", "validate", "--services"]).fails_with(1);
     assert!(r.stdout.contains("FAIL"), "{}", r.stdout);
 }
+
+#[test]
+fn doctor_reports_elasticsearch_version_and_cluster_health() {
+    let (Some(o), Some(url)) = (ollama(), common::elasticsearch()) else { return };
+    let mut env = TestEnv::with_ollama(&o);
+    env.set("ELASTICSEARCH_URL", &url);
+    let probes = env.run(&["--json", "doctor"]).ok().json();
+    let es = probe(&probes, "elasticsearch");
+    assert_eq!(es["status"], "ok", "{es}");
+    assert_eq!(es["version"], "8.11.0");
+    let detail = es["detail"].as_str().unwrap();
+    assert!(detail == "cluster green" || detail == "cluster yellow", "{detail}");
+}

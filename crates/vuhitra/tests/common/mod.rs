@@ -124,6 +124,10 @@ pub fn ollama() -> Option<Ollama> {
     Some(Ollama { url, model })
 }
 
+pub fn elasticsearch() -> Option<String> {
+    service("VUHITRA_TEST_ELASTICSEARCH", "Elasticsearch 8.11")
+}
+
 pub fn redis() -> Option<String> {
     service("VUHITRA_TEST_REDIS", "a Redis >= 7.2 (Valkey)")
 }
