@@ -84,3 +84,48 @@ async fn overall_timeout_is_a_typed_error() {
         other => panic!("expected a timeout, got {other:?}"),
     }
 }
+
+/// Relays one port to Ollama, but only from `delay` on: until then the port
+/// refuses connections, as a server that is still starting would.
+fn late_relay(upstream: &str, delay: Duration) -> String {
+    use std::net::{TcpListener, TcpStream};
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        for client in listener.incoming().flatten() {
+            let server = TcpStream::connect(&upstream).unwrap();
+            let (mut c1, mut s1) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut c1, &mut s1.try_clone().unwrap()));
+            let (mut s2, mut c2) = (server, client);
+            std::thread::spawn(move || std::io::copy(&mut s2, &mut c2));
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test]
+async fn refused_connections_are_retried_with_backoff() {
+    let Some((_, model)) = client() else { return };
+    let upstream = std::env::var("VUHITRA_TEST_OLLAMA").unwrap();
+    let settings = |url: &str, retries| ClientSettings {
+        base_url: url.parse().unwrap(),
+        connect_timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(60),
+        retries,
+    };
+    // Backoff 200 + 400 + 800 ms outlasts a 500 ms start-up.
+    let c = OllamaClient::new(settings(&late_relay(&upstream, Duration::from_millis(500)), 3));
+    let req = ChatRequest { model: model.clone(), messages: vec![Message::new(Role::User, "Hi")], stream: true, options: short() };
+    let done = c.chat(req, |_| {}).await.expect("the retry reached the server once it was up");
+    assert!(done.metrics.eval_count > 0);
+
+    // Without retries the same situation is an Unreachable error naming the URL.
+    let url = late_relay(&upstream, Duration::from_secs(30));
+    let c = OllamaClient::new(settings(&url, 0));
+    match c.version().await {
+        Err(OllamaError::Unreachable { url: u, .. }) => assert!(u.starts_with(&url), "{u}"),
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+}
