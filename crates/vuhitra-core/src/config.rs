@@ -25,7 +25,10 @@ pub enum Kind {
     /// A byte count, optionally with a unit suffix.
     Size,
     /// An integer in an inclusive range.
-    Int { min: u64, max: u64 },
+    Int {
+        min: u64,
+        max: u64,
+    },
     Bool,
     LogLevel,
     /// A URL whose scheme is one of these; empty means "not configured".
@@ -92,9 +95,27 @@ pub const KEYS: &[KeySpec] = &[
     key("VUHITRA_HOME", Kind::Path, "", "data directory"),
     key("WORKSPACE_PATH", Kind::Path, "", "sandbox workspace"),
     key("LOG_LEVEL", Kind::LogLevel, "INFO", "log verbosity"),
-    KeySpec { name: "ES_JAVA_OPTS", kind: Kind::Text, default: "-Xms512m -Xmx512m", help: "Elasticsearch JVM heap", scope: Scope::StackOnly },
-    KeySpec { name: "SPARK_WORKER_MEMORY", kind: Kind::Text, default: "2g", help: "Spark worker memory", scope: Scope::StackOnly },
-    KeySpec { name: "SPARK_WORKER_CORES", kind: Kind::Int { min: 1, max: 1024 }, default: "2", help: "Spark worker cores", scope: Scope::StackOnly },
+    KeySpec {
+        name: "ES_JAVA_OPTS",
+        kind: Kind::Text,
+        default: "-Xms512m -Xmx512m",
+        help: "Elasticsearch JVM heap",
+        scope: Scope::StackOnly,
+    },
+    KeySpec {
+        name: "SPARK_WORKER_MEMORY",
+        kind: Kind::Text,
+        default: "2g",
+        help: "Spark worker memory",
+        scope: Scope::StackOnly,
+    },
+    KeySpec {
+        name: "SPARK_WORKER_CORES",
+        kind: Kind::Int { min: 1, max: 1024 },
+        default: "2",
+        help: "Spark worker cores",
+        scope: Scope::StackOnly,
+    },
 ];
 
 pub fn spec(name: &str) -> Option<&'static KeySpec> {
@@ -139,7 +160,9 @@ impl ConfigError {
             ConfigError::Invalid { origin: Origin::DotEnv { path, line }, .. } => {
                 Some(format!("fix line {line} of {}, or run `vuhitra config validate`", path.display()))
             }
-            ConfigError::Invalid { key, origin: Origin::Env, .. } => Some(format!("fix or unset the environment variable {key}")),
+            ConfigError::Invalid { key, origin: Origin::Env, .. } => {
+                Some(format!("fix or unset the environment variable {key}"))
+            }
             ConfigError::MalformedDotEnv { .. } => Some("each line must be KEY=VALUE, a comment (#) or blank".into()),
             _ => None,
         }
@@ -389,11 +412,10 @@ fn parse_bool(v: &str) -> Option<bool> {
 /// Reads `.env` with dotenvy, adding the line each key was set on (dotenvy
 /// reports values, not positions).
 fn read_dotenv(path: &Path) -> Result<Vec<(String, String, usize)>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-    let iter = dotenvy::from_path_iter(path).map_err(|e| ConfigError::Read {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let iter = dotenvy::from_path_iter(path)
+        .map_err(|e| ConfigError::Read { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
     let mut out = Vec::new();
     for item in iter {
         match item {
@@ -518,7 +540,9 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {
-        let cfg = Config::load(&Sources { env: [("VUHITRA_HOME".into(), "/tmp/vh".into())].into(), ..Default::default() }).unwrap();
+        let cfg =
+            Config::load(&Sources { env: [("VUHITRA_HOME".into(), "/tmp/vh".into())].into(), ..Default::default() })
+                .unwrap();
         assert_eq!(cfg.ollama_url.as_str(), "http://127.0.0.1:11434/");
         assert_eq!(cfg.model, "llama3:8b");
         assert_eq!(cfg.max_context_file_size, 10_485_760);
@@ -640,7 +664,11 @@ mod tests {
         for k in KEYS {
             let v = entries.get(k.name).unwrap_or_else(|| panic!("{} missing from .env.template", k.name));
             // Empty means "the default" (OLLAMA_IP differs between host and stack).
-            assert!(v.is_empty() || v == k.default, "template value for {} ({v}) differs from the built-in default", k.name);
+            assert!(
+                v.is_empty() || v == k.default,
+                "template value for {} ({v}) differs from the built-in default",
+                k.name
+            );
         }
         assert!(raw.all_errors().is_empty(), "the template itself must validate");
     }

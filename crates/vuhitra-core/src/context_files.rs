@@ -33,7 +33,9 @@ impl ContextFileError {
             ContextFileError::TooLarge { .. } => {
                 Some("attach a smaller excerpt, or raise MAX_CONTEXT_FILE_SIZE (it is in bytes)".into())
             }
-            ContextFileError::Binary { .. } => Some("for data files use `vuhitra analyze`; for text, convert it to UTF-8".into()),
+            ContextFileError::Binary { .. } => {
+                Some("for data files use `vuhitra analyze`; for text, convert it to UTF-8".into())
+            }
             _ => None,
         }
     }
@@ -155,9 +157,15 @@ mod tests {
     #[test]
     fn binary_files_are_refused() {
         let p = temp("img.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
-        assert!(matches!(read_context_file(&p, 1000), Err(ContextFileError::Binary { why: "it contains NUL bytes", .. })));
+        assert!(matches!(
+            read_context_file(&p, 1000),
+            Err(ContextFileError::Binary { why: "it contains NUL bytes", .. })
+        ));
         let p = temp("latin1.txt", b"caf\xe9");
-        assert!(matches!(read_context_file(&p, 1000), Err(ContextFileError::Binary { why: "it is not valid UTF-8", .. })));
+        assert!(matches!(
+            read_context_file(&p, 1000),
+            Err(ContextFileError::Binary { why: "it is not valid UTF-8", .. })
+        ));
     }
 
     #[test]
@@ -180,7 +188,10 @@ mod tests {
             ContextFile { label: "b.md".into(), text: "has ``` fence".into() },
         ];
         let p = compose_prompt(&files, "compare them");
-        assert_eq!(p, "Context from a.txt:\n```\nalpha\n```\n\nContext from b.md:\n~~~~\nhas ``` fence\n~~~~\n\ncompare them");
+        assert_eq!(
+            p,
+            "Context from a.txt:\n```\nalpha\n```\n\nContext from b.md:\n~~~~\nhas ``` fence\n~~~~\n\ncompare them"
+        );
         assert_eq!(compose_prompt(&[], "q"), "q");
     }
 }

@@ -89,7 +89,8 @@ fn keyword_at(s: &str) -> Result<Option<(Keyword, usize)>, KeywordError> {
     let name_len = body.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(body.len());
     let name = body[..name_len].to_ascii_lowercase();
     let after = &body[name_len..];
-    let ends_word = |t: &str| t.is_empty() || t.starts_with(char::is_whitespace) || t.starts_with([',', '.', ';', '!', '?']);
+    let ends_word =
+        |t: &str| t.is_empty() || t.starts_with(char::is_whitespace) || t.starts_with([',', '.', ';', '!', '?']);
     let simple = match name.as_str() {
         "nocache" => Some(Keyword::NoCache),
         "cache" => Some(Keyword::Cache),
@@ -134,7 +135,12 @@ fn keyword_at(s: &str) -> Result<Option<(Keyword, usize)>, KeywordError> {
 }
 
 fn tidy(s: &str) -> String {
-    s.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n").trim().to_string()
+    s.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
 }
 
 /// Stops on the first keyword whose capability is not in this build.

@@ -19,7 +19,10 @@ const MESSAGE_OVERHEAD: u32 = 8;
 /// A deliberately high estimate of a chat's tokens. Erring high costs a
 /// little memory; erring low would let the server truncate.
 pub fn estimate_tokens(messages: &[Message]) -> u32 {
-    messages.iter().map(|m| estimate_text_tokens(&m.content).saturating_add(MESSAGE_OVERHEAD)).fold(0u32, u32::saturating_add)
+    messages
+        .iter()
+        .map(|m| estimate_text_tokens(&m.content).saturating_add(MESSAGE_OVERHEAD))
+        .fold(0u32, u32::saturating_add)
 }
 
 /// The larger of two lower bounds that fail in different ways:
@@ -55,7 +58,12 @@ pub fn estimate_text_tokens(text: &str) -> u32 {
 
 /// Picks `num_ctx`: the next power of two holding prompt and reserve, at
 /// least [`MIN_NUM_CTX`], at most the model's context length.
-pub fn plan_num_ctx(model: &str, prompt_tokens: u32, reserve: u32, model_limit: Option<u32>) -> Result<u32, OllamaError> {
+pub fn plan_num_ctx(
+    model: &str,
+    prompt_tokens: u32,
+    reserve: u32,
+    model_limit: Option<u32>,
+) -> Result<u32, OllamaError> {
     let wanted = prompt_tokens.saturating_add(reserve).max(MIN_NUM_CTX);
     let rounded = wanted.checked_next_power_of_two().unwrap_or(u32::MAX);
     let Some(limit) = model_limit else {

@@ -215,11 +215,7 @@ impl OllamaClient {
     /// Streams a chat completion, calling `on_token` for each piece of text.
     /// `num_ctx` is sized for the prompt (unless the caller set it) and the
     /// call is refused when the prompt cannot fit the model's window.
-    pub async fn chat(
-        &self,
-        mut req: ChatRequest,
-        mut on_token: impl FnMut(&str),
-    ) -> Result<Completion, OllamaError> {
+    pub async fn chat(&self, mut req: ChatRequest, mut on_token: impl FnMut(&str)) -> Result<Completion, OllamaError> {
         req.stream = true;
         let num_ctx = self.size_context(&req.model, estimate_tokens(&req.messages), &req.options).await?;
         req.options.num_ctx = Some(num_ctx);
@@ -268,7 +264,8 @@ impl OllamaClient {
         text_of: impl Fn(&StreamRecord) -> Option<&str>,
         on_token: &mut impl FnMut(&str),
     ) -> Result<Completion, OllamaError> {
-        let mut out = Completion { model, content: String::new(), done_reason: None, metrics: Metrics::default(), num_ctx };
+        let mut out =
+            Completion { model, content: String::new(), done_reason: None, metrics: Metrics::default(), num_ctx };
         let mut done = false;
         self.read_stream::<StreamRecord>(resp, |rec| {
             if let Some(err) = rec.error {
@@ -290,7 +287,9 @@ impl OllamaClient {
         })
         .await?;
         if !done {
-            return Err(OllamaError::Protocol("the stream ended before the final (done) record; the server may have stopped".into()));
+            return Err(OllamaError::Protocol(
+                "the stream ended before the final (done) record; the server may have stopped".into(),
+            ));
         }
         Ok(out)
     }
@@ -325,7 +324,9 @@ fn is_reset(e: &reqwest::Error) -> bool {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             return matches!(
                 io.kind(),
-                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::BrokenPipe
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
             );
         }
         src = s.source();

@@ -28,7 +28,13 @@ fn short() -> Options {
 async fn generate_streams_tokens_and_reports_metrics() {
     let Some((c, model)) = client() else { return };
     let mut pieces = Vec::new();
-    let req = GenerateRequest { model: model.clone(), prompt: "The sky is".into(), system: None, stream: true, options: short() };
+    let req = GenerateRequest {
+        model: model.clone(),
+        prompt: "The sky is".into(),
+        system: None,
+        stream: true,
+        options: short(),
+    };
     let done = c.generate(req, |t| pieces.push(t.to_string())).await.unwrap();
     assert!(!pieces.is_empty(), "tokens arrive one by one");
     assert_eq!(pieces.concat(), done.content);
@@ -40,7 +46,12 @@ async fn generate_streams_tokens_and_reports_metrics() {
 async fn chat_streams_more_than_one_piece() {
     let Some((c, model)) = client() else { return };
     let mut n = 0;
-    let req = ChatRequest { model, messages: vec![Message::new(Role::User, "Count to five.")], stream: true, options: short() };
+    let req = ChatRequest {
+        model,
+        messages: vec![Message::new(Role::User, "Count to five.")],
+        stream: true,
+        options: short(),
+    };
     let done = c.chat(req, |_| n += 1).await.unwrap();
     assert!(n > 1, "streamed, not one final blob ({n} pieces)");
     assert!(done.metrics.prompt_eval_count > 0);
@@ -97,7 +108,7 @@ fn late_relay(upstream: &str, delay: Duration) -> String {
         for client in listener.incoming().flatten() {
             let server = TcpStream::connect(&upstream).unwrap();
             let (mut c1, mut s1) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            std::thread::spawn(move || std::io::copy(&mut c1, &mut s1.try_clone().unwrap()));
+            std::thread::spawn(move || std::io::copy(&mut c1, &mut s1));
             let (mut s2, mut c2) = (server, client);
             std::thread::spawn(move || std::io::copy(&mut s2, &mut c2));
         }
@@ -117,7 +128,12 @@ async fn refused_connections_are_retried_with_backoff() {
     };
     // Backoff 200 + 400 + 800 ms outlasts a 500 ms start-up.
     let c = OllamaClient::new(settings(&late_relay(&upstream, Duration::from_millis(500)), 3));
-    let req = ChatRequest { model: model.clone(), messages: vec![Message::new(Role::User, "Hi")], stream: true, options: short() };
+    let req = ChatRequest {
+        model: model.clone(),
+        messages: vec![Message::new(Role::User, "Hi")],
+        stream: true,
+        options: short(),
+    };
     let done = c.chat(req, |_| {}).await.expect("the retry reached the server once it was up");
     assert!(done.metrics.eval_count > 0);
 

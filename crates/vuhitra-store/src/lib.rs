@@ -219,7 +219,9 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| Ok(SessionSummary { name: r.get(0)?, model: r.get(1)?, messages: r.get(2)?, updated_at: r.get(3)? }))
+            .query_map([], |r| {
+                Ok(SessionSummary { name: r.get(0)?, model: r.get(1)?, messages: r.get(2)?, updated_at: r.get(3)? })
+            })
             .map_err(|e| self.err(e))?;
         rows.collect::<std::result::Result<_, _>>().map_err(|e| self.err(e))
     }
@@ -230,7 +232,9 @@ impl Store {
             .prepare("SELECT role, content, created_at FROM messages WHERE session_id = ?1 ORDER BY id")
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([session_id], |r| Ok(StoredMessage { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? }))
+            .query_map([session_id], |r| {
+                Ok(StoredMessage { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? })
+            })
             .map_err(|e| self.err(e))?;
         rows.collect::<std::result::Result<_, _>>().map_err(|e| self.err(e))
     }
@@ -241,8 +245,11 @@ impl Store {
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         for (role, content) in messages {
-            tx.execute("INSERT INTO messages (session_id, role, content) VALUES (?1, ?2, ?3)", params![session_id, role, content])
-                .map_err(err)?;
+            tx.execute(
+                "INSERT INTO messages (session_id, role, content) VALUES (?1, ?2, ?3)",
+                params![session_id, role, content],
+            )
+            .map_err(err)?;
         }
         tx.execute("UPDATE sessions SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1", [session_id])
             .map_err(err)?;
@@ -250,7 +257,13 @@ impl Store {
     }
 
     /// Saves a whole conversation under `name`, replacing what was there.
-    pub fn save_session(&mut self, name: &str, model: &str, system: Option<&str>, messages: &[(&str, &str)]) -> Result<()> {
+    pub fn save_session(
+        &mut self,
+        name: &str,
+        model: &str,
+        system: Option<&str>,
+        messages: &[(&str, &str)],
+    ) -> Result<()> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
@@ -264,8 +277,11 @@ impl Store {
         let id: i64 = tx.query_row("SELECT id FROM sessions WHERE name = ?1", [name], |r| r.get(0)).map_err(err)?;
         tx.execute("DELETE FROM messages WHERE session_id = ?1", [id]).map_err(err)?;
         for (role, content) in messages {
-            tx.execute("INSERT INTO messages (session_id, role, content) VALUES (?1, ?2, ?3)", params![id, role, content])
-                .map_err(err)?;
+            tx.execute(
+                "INSERT INTO messages (session_id, role, content) VALUES (?1, ?2, ?3)",
+                params![id, role, content],
+            )
+            .map_err(err)?;
         }
         tx.commit().map_err(err)
     }
@@ -375,7 +391,10 @@ mod tests {
         assert_eq!(again.id, s.id);
         assert_eq!(again.model, "gemma3", "opening an existing session keeps its settings");
         let msgs = store.messages(s.id).unwrap();
-        assert_eq!(msgs.iter().map(|m| (m.role.as_str(), m.content.as_str())).collect::<Vec<_>>(), [("user", "hi"), ("assistant", "hello")]);
+        assert_eq!(
+            msgs.iter().map(|m| (m.role.as_str(), m.content.as_str())).collect::<Vec<_>>(),
+            [("user", "hi"), ("assistant", "hello")]
+        );
         let list = store.list_sessions().unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].messages, 2);
@@ -441,10 +460,12 @@ mod tests {
     #[test]
     fn concurrent_first_open_migrates_once() {
         let path = temp_db("race");
-        let handles: Vec<_> = (0..4).map(|_| {
-            let path = path.clone();
-            std::thread::spawn(move || Store::open(&path).map(|s| s.schema_version().unwrap()))
-        }).collect();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || Store::open(&path).map(|s| s.schema_version().unwrap()))
+            })
+            .collect();
         for h in handles {
             assert_eq!(h.join().unwrap().unwrap(), MIGRATIONS.len() as i64);
         }

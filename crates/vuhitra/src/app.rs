@@ -59,7 +59,10 @@ impl App {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::new(format!("warn,vuhitra={0},vuhitra_llm={0},vuhitra_core={0},vuhitra_store={0}", level.to_ascii_lowercase()));
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "warn,vuhitra={0},vuhitra_llm={0},vuhitra_core={0},vuhitra_store={0}",
+        level.to_ascii_lowercase()
+    ));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

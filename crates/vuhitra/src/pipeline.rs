@@ -25,7 +25,12 @@ pub struct PreparedPrompt {
 /// Parses keywords, refuses ones whose feature is not built, and reads every
 /// context file (from flags, `@file:` and the REPL's /file) under the size
 /// limit. Nothing is sent anywhere until all of this has passed.
-pub fn prepare(raw_prompt: &str, mut attached: Vec<ContextFile>, extra_files: &[PathBuf], limit: u64) -> anyhow::Result<PreparedPrompt> {
+pub fn prepare(
+    raw_prompt: &str,
+    mut attached: Vec<ContextFile>,
+    extra_files: &[PathBuf],
+    limit: u64,
+) -> anyhow::Result<PreparedPrompt> {
     let parsed = keywords::parse(raw_prompt)?;
     keywords::ensure_available(&parsed.keywords)?;
     let keyword_files = parsed.keywords.iter().filter_map(|k| match k {
@@ -69,7 +74,13 @@ impl Conversation {
 
     /// Sends one prepared prompt, streaming the answer to `on_token`. Ctrl-C
     /// cancels the request and leaves the conversation as it was.
-    pub async fn turn(&mut self, client: &OllamaClient, store: &mut Store, prompt: &PreparedPrompt, on_token: impl FnMut(&str)) -> anyhow::Result<Completion> {
+    pub async fn turn(
+        &mut self,
+        client: &OllamaClient,
+        store: &mut Store,
+        prompt: &PreparedPrompt,
+        on_token: impl FnMut(&str),
+    ) -> anyhow::Result<Completion> {
         let user_message = prompt.message.as_str();
         let req = self.request(user_message);
         let result = tokio::select! {
@@ -83,7 +94,13 @@ impl Conversation {
             Ok(c) => c,
             Err(e) => {
                 // A failed call is still an interaction worth keeping.
-                let turn = Turn { session_id, model: self.model.clone(), prompt: prompt.question.clone(), error: Some(e.to_string()), ..Default::default() };
+                let turn = Turn {
+                    session_id,
+                    model: self.model.clone(),
+                    prompt: prompt.question.clone(),
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                };
                 if let Err(store_err) = store.record_turn(&turn) {
                     tracing::warn!("could not record the failed turn: {store_err}");
                 }

@@ -2,8 +2,8 @@
 //! when stderr is not a terminal they are hidden and status lines go to
 //! stderr once each, so logs stay readable.
 
-use std::collections::HashMap;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
 
 pub struct Progress {
     multi: MultiProgress,

@@ -32,7 +32,14 @@ pub struct Probe {
 
 impl Probe {
     fn new(service: &'static str, target: impl Into<String>) -> Self {
-        Probe { service, target: target.into(), status: Status::Ok, version: None, latency_ms: None, detail: String::new() }
+        Probe {
+            service,
+            target: target.into(),
+            status: Status::Ok,
+            version: None,
+            latency_ms: None,
+            detail: String::new(),
+        }
     }
     fn fail(mut self, detail: impl Into<String>) -> Self {
         self.status = Status::Fail;
@@ -53,9 +60,24 @@ pub async fn probe_all(app: &App) -> Vec<Probe> {
     let c = &app.config;
     let (ollama, redis, es, spark, sandbox) = tokio::join!(
         probe_ollama(app),
-        async { match &c.redis_url { Some(u) => probe_redis(u).await, None => embedded("redis", "frame cache and vectors in SQLite") } },
-        async { match &c.elasticsearch_url { Some(u) => probe_elasticsearch(u).await, None => embedded("elasticsearch", "heuristics and prompt cache in SQLite") } },
-        async { match &c.spark_master { Some(u) => probe_spark(u).await, None => embedded("spark", "queries run in process") } },
+        async {
+            match &c.redis_url {
+                Some(u) => probe_redis(u).await,
+                None => embedded("redis", "frame cache and vectors in SQLite"),
+            }
+        },
+        async {
+            match &c.elasticsearch_url {
+                Some(u) => probe_elasticsearch(u).await,
+                None => embedded("elasticsearch", "heuristics and prompt cache in SQLite"),
+            }
+        },
+        async {
+            match &c.spark_master {
+                Some(u) => probe_spark(u).await,
+                None => embedded("spark", "queries run in process"),
+            }
+        },
         probe_sandbox(app),
     );
     vec![ollama, probe_store(app), redis, es, spark, sandbox]
@@ -165,7 +187,11 @@ async fn probe_elasticsearch(url: &Url) -> Probe {
     let mut p = p.timed(start);
     // The node info carries the version (some distributions route GET / elsewhere).
     if let Ok(nodes) = get("_nodes/_local?filter_path=nodes.*.version").await {
-        p.version = nodes["nodes"].as_object().and_then(|n| n.values().next()).and_then(|n| n["version"].as_str()).map(str::to_string);
+        p.version = nodes["nodes"]
+            .as_object()
+            .and_then(|n| n.values().next())
+            .and_then(|n| n["version"].as_str())
+            .map(str::to_string);
     }
     let status = health["status"].as_str().unwrap_or("unknown").to_string();
     p.detail = format!("cluster {status}");

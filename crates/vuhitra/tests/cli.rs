@@ -14,7 +14,19 @@ fn version_prints_the_crate_version() {
 #[test]
 fn help_teaches_with_examples_and_every_command() {
     let r = TestEnv::new().run(&["--help"]).ok();
-    for word in ["chat", "models", "sessions", "config", "info", "doctor", "completions", "Examples:", "--json", "--data-dir", "--log-level"] {
+    for word in [
+        "chat",
+        "models",
+        "sessions",
+        "config",
+        "info",
+        "doctor",
+        "completions",
+        "Examples:",
+        "--json",
+        "--data-dir",
+        "--log-level",
+    ] {
         assert!(r.stdout.contains(word), "--help lacks {word:?}:\n{}", r.stdout);
     }
     let chat = TestEnv::new().run(&["chat", "--help"]).ok();
@@ -126,7 +138,11 @@ fn config_init_writes_the_template_and_never_overwrites_without_force() {
     std::fs::write(env.cwd.path().join(".env"), "MODEL=mine\n").unwrap();
     let r = env.run(&["config", "init"]).fails_with(2);
     assert!(r.stderr.contains("already exists") && r.stderr.contains("--force"), "{}", r.stderr);
-    assert_eq!(std::fs::read_to_string(env.cwd.path().join(".env")).unwrap(), "MODEL=mine\n", "the user's file is untouched");
+    assert_eq!(
+        std::fs::read_to_string(env.cwd.path().join(".env")).unwrap(),
+        "MODEL=mine\n",
+        "the user's file is untouched"
+    );
 
     env.run(&["config", "init", "--force"]).ok();
     assert_eq!(std::fs::read_to_string(env.cwd.path().join(".env")).unwrap(), template);

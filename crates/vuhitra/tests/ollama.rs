@@ -102,7 +102,8 @@ fn sessions_persist_and_continue() {
     env.run(&args(&["--session", "work", "Second question"])).ok();
     let s = env.run(&["--json", "sessions", "show", "work"]).ok().json();
     assert_eq!(s["system"], "Be brief.", "the session keeps its system prompt");
-    let roles: Vec<_> = s["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap().to_string()).collect();
+    let roles: Vec<_> =
+        s["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap().to_string()).collect();
     assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
     assert_eq!(s["messages"][2]["content"], "Second question");
 
@@ -252,7 +253,9 @@ fn server_dying_mid_answer_fails_cleanly_and_saves_nothing() {
     let o = need!(ollama());
     let mut env = TestEnv::with_ollama(&o);
     env.set("OLLAMA_IP", &start_cutting_proxy(&o.url));
-    let r = env.run(&["chat", "--max-tokens", "40", "--session", "cut", "Tell me a long story about a dragon."]).fails_with(1);
+    let r = env
+        .run(&["chat", "--max-tokens", "40", "--session", "cut", "Tell me a long story about a dragon."])
+        .fails_with(1);
     assert!(
         r.stderr.contains("stream ended before the final") || r.stderr.contains("connection to Ollama broke"),
         "{}",
@@ -295,7 +298,11 @@ fn models_pull_from_a_registry_and_remove() {
     // Start from a state without the pulled name (ignore "not found").
     let _ = env.run(&["models", "rm", &model]);
     let r = env.run(&["models", "pull", "--insecure", &model]).ok();
-    assert!(r.stderr.contains("pulling manifest"), "status lines go to stderr when it is not a terminal:\n{}", r.stderr);
+    assert!(
+        r.stderr.contains("pulling manifest"),
+        "status lines go to stderr when it is not a terminal:\n{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("success"), "{}", r.stderr);
     assert!(r.stdout.contains(&format!("pulled {model}")));
     let list = env.run(&["--json", "models", "list"]).ok().json();

@@ -19,7 +19,11 @@ impl Tmux {
         let target = "repl".to_string();
         let mut exports: Vec<String> = vec![format!("VUHITRA_HOME={}", env.home.path().display())];
         exports.extend(env.vars.iter().map(|(k, v)| format!("{k}={v}")));
-        let script = format!("cd {} && env -u REDIS_URL -u ELASTICSEARCH_URL {} {command}; echo EXITED:$?; sleep 60", env.cwd.path().display(), exports.join(" "));
+        let script = format!(
+            "cd {} && env -u REDIS_URL -u ELASTICSEARCH_URL {} {command}; echo EXITED:$?; sleep 60",
+            env.cwd.path().display(),
+            exports.join(" ")
+        );
         let ok = Command::new("tmux")
             .args(["-L", &socket, "new-session", "-d", "-s", &target, "-x", "160", "-y", "50", "bash", "-c", &script])
             .status()
@@ -41,7 +45,10 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-J", "-S", "-2000", "-t", &self.target]).output().unwrap();
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-J", "-S", "-2000", "-t", &self.target])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 

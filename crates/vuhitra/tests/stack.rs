@@ -76,7 +76,12 @@ fn structure_health_checks_volumes_network_and_dependencies() {
     }
     assert_eq!(services.len(), 5);
 
-    let redis_hc: Vec<&str> = c["services"]["redis"]["healthcheck"]["test"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let redis_hc: Vec<&str> = c["services"]["redis"]["healthcheck"]["test"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(redis_hc, ["CMD", "redis-cli", "ping"]);
     let es_hc = serde_yaml::to_string(&c["services"]["elasticsearch"]["healthcheck"]["test"]).unwrap();
     assert!(es_hc.contains("_cluster/health"), "{es_hc}");
@@ -95,7 +100,10 @@ fn structure_health_checks_volumes_network_and_dependencies() {
         c["services"][svc]["volumes"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
     };
     assert!(vols("cli").contains(&"sandbox-workspace:/workspace".to_string()));
-    assert!(vols("sandbox").contains(&"sandbox-workspace:/workspace".to_string()), "cli and sandbox share the workspace");
+    assert!(
+        vols("sandbox").contains(&"sandbox-workspace:/workspace".to_string()),
+        "cli and sandbox share the workspace"
+    );
     assert!(vols("redis").contains(&"redis-data:/data".to_string()));
     assert!(vols("elasticsearch").iter().any(|v| v.starts_with("elasticsearch-data:")));
     assert!(vols("cli").iter().any(|v| v.starts_with("cli-cache:")));

@@ -24,7 +24,8 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
             attached.push(piped);
         }
     }
-    let options = Options { temperature: args.temperature, seed: args.seed, num_predict: args.max_tokens, num_ctx: None };
+    let options =
+        Options { temperature: args.temperature, seed: args.seed, num_predict: args.max_tokens, num_ctx: None };
     if prompt.trim().is_empty() {
         if !stdin_is_tty {
             return Err(crate::exit::usage("no prompt: stdin was empty", Some("pass a prompt: vuhitra chat \"...\"")));
@@ -46,7 +47,11 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
         }
     }))?;
     if app.json {
-        output::json(&pipeline::completion_json(&completion, convo.session.as_ref().map(|(_, n)| n.as_str()), &prepared.context_labels));
+        output::json(&pipeline::completion_json(
+            &completion,
+            convo.session.as_ref().map(|(_, n)| n.as_str()),
+            &prepared.context_labels,
+        ));
     } else {
         if !completion.content.ends_with('\n') {
             outln("");
@@ -59,9 +64,20 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
 }
 
 /// A fresh conversation, or the named session's, with flags applied on top.
-pub fn open_conversation(app: &App, store: &vuhitra_store::Store, args: &ChatArgs, options: Options) -> anyhow::Result<Conversation> {
+pub fn open_conversation(
+    app: &App,
+    store: &vuhitra_store::Store,
+    args: &ChatArgs,
+    options: Options,
+) -> anyhow::Result<Conversation> {
     let Some(name) = &args.session else {
-        return Ok(Conversation { model: app.config.model.clone(), system: args.system.clone(), history: Vec::new(), options, session: None });
+        return Ok(Conversation {
+            model: app.config.model.clone(),
+            system: args.system.clone(),
+            history: Vec::new(),
+            options,
+            session: None,
+        });
     };
     let model = args.model.clone().unwrap_or_else(|| app.config.model.clone());
     if store.session(name)?.is_none() {

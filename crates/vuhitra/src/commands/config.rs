@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use vuhitra_core::config::{mask_secrets, RawConfig, Scope, KEYS, ENV_TEMPLATE};
+use vuhitra_core::config::{mask_secrets, RawConfig, Scope, ENV_TEMPLATE, KEYS};
 use vuhitra_core::Sources;
 
 use crate::exit::ChecksFailed;
@@ -54,8 +54,10 @@ pub fn validate(sources: &Sources, json: bool) -> anyhow::Result<()> {
     let raw = RawConfig::load(sources)?;
     let errors = raw.all_errors();
     if json {
-        let v: Vec<_> = errors.iter().map(|e| serde_json::json!({ "error": e.to_string(), "hint": e.hint() })).collect();
-        let unknown: Vec<_> = raw.unknown_dotenv_keys.iter().map(|(k, l)| serde_json::json!({ "key": k, "line": l })).collect();
+        let v: Vec<_> =
+            errors.iter().map(|e| serde_json::json!({ "error": e.to_string(), "hint": e.hint() })).collect();
+        let unknown: Vec<_> =
+            raw.unknown_dotenv_keys.iter().map(|(k, l)| serde_json::json!({ "key": k, "line": l })).collect();
         output::json(&serde_json::json!({ "valid": errors.is_empty(), "errors": v, "unknown_keys": unknown }));
     } else {
         for e in &errors {
@@ -93,4 +95,3 @@ pub fn init(path: &Path, force: bool, json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

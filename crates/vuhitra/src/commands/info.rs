@@ -19,7 +19,9 @@ pub fn run(app: &App) -> anyhow::Result<()> {
         ("data engine", service(&c.spark_master, "Spark")),
         (
             "sandbox",
-            c.sandbox_container.as_ref().map_or(format!("local, workspace {}", c.workspace.display()), |n| format!("container {n}")),
+            c.sandbox_container
+                .as_ref()
+                .map_or(format!("local, workspace {}", c.workspace.display()), |n| format!("container {n}")),
         ),
     ];
     let settings = vec![
@@ -34,7 +36,9 @@ pub fn run(app: &App) -> anyhow::Result<()> {
     ];
     if app.json {
         let obj = |pairs: &[(&str, String)]| {
-            serde_json::Value::Object(pairs.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect())
+            serde_json::Value::Object(
+                pairs.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect(),
+            )
         };
         output::json(&serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),

@@ -140,7 +140,9 @@ fn slash(
             // A saved session is left as it was: clearing starts a new,
             // unsaved conversation rather than erasing the saved one.
             match convo.session.take() {
-                Some((_, name)) => outln(&format!("conversation cleared; session {name} is kept (/load {name} returns to it)")),
+                Some((_, name)) => {
+                    outln(&format!("conversation cleared; session {name} is kept (/load {name} returns to it)"))
+                }
                 None => outln("conversation cleared"),
             }
         }

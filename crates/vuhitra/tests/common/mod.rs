@@ -58,7 +58,8 @@ impl TestEnv {
     /// Runs with `input` piped to stdin.
     pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
         use std::io::Write;
-        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child =
+            self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         Run::from(child.wait_with_output().unwrap())
     }
