@@ -32,7 +32,7 @@ pub struct Cli {
     pub json: bool,
 
     /// Log verbosity on stderr (overrides LOG_LEVEL).
-    #[arg(long, global = true, value_name = "LEVEL", value_parser = ["trace", "debug", "info", "warn", "error", "TRACE", "DEBUG", "INFO", "WARN", "ERROR"])]
+    #[arg(long, global = true, value_name = "LEVEL", ignore_case = true, value_parser = ["trace", "debug", "info", "warn", "error"])]
     pub log_level: Option<String>,
 
     /// Where Vuhitra keeps its store and history (overrides VUHITRA_HOME).
