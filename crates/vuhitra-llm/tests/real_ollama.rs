@@ -145,3 +145,26 @@ async fn refused_connections_are_retried_with_backoff() {
         other => panic!("expected Unreachable, got {other:?}"),
     }
 }
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+#[tokio::test]
+async fn embeddings_from_a_real_embedding_model() {
+    let Some((c, _)) = client() else { return };
+    let model = std::env::var("VUHITRA_TEST_EMBED_MODEL").unwrap_or_else(|_| "all-minilm-test".into());
+    let inputs: Vec<String> =
+        ["How do I sort a list in Python?", "python list sorting", "The tax office opens at nine."]
+            .map(String::from)
+            .to_vec();
+    let r = c.embed(&model, &inputs).await.unwrap();
+    assert_eq!(r.embeddings.len(), 3, "one vector per input, in order");
+    assert!(r.embeddings.iter().all(|v| v.len() == 384), "all-MiniLM-L6-v2 has 384 dimensions");
+    let (same, other) = (cosine(&r.embeddings[0], &r.embeddings[1]), cosine(&r.embeddings[0], &r.embeddings[2]));
+    assert!(same > other + 0.2, "rewordings are closer than unrelated text: {same} vs {other}");
+    let show = c.show(&model).await.unwrap();
+    assert!(show.has_capability("embedding"));
+}

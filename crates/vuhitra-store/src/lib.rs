@@ -126,7 +126,7 @@ impl Store {
         let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        set_wal(&conn).map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
         let mut store = Store { conn, path: path.to_path_buf() };
@@ -351,6 +351,25 @@ impl Store {
     }
 }
 
+/// Switches the file to WAL. Changing the journal mode needs an exclusive
+/// lock and SQLite answers BUSY at once, without the busy handler, when
+/// another process is opening the same new file; so retry for a while.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mut waited = Duration::ZERO;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && waited < Duration::from_secs(10) =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+                waited += Duration::from_millis(20);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,6 +474,34 @@ mod tests {
         let store = Store::open(&path).unwrap();
         let s = store.session("shared").unwrap().unwrap();
         assert_eq!(store.messages(s.id).unwrap().len(), 100);
+    }
+
+    #[test]
+    fn opening_while_others_write_never_reports_locked() {
+        let path = temp_db("open-while-writing");
+        Store::open(&path).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let (path, stop) = (path.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut store = Store::open(&path).unwrap();
+                    let s = store.open_session(&format!("w{w}"), "m", None).unwrap();
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        store.append_messages(s.id, &[("user", "x"), ("assistant", "y")]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..200 {
+            let store = Store::open(&path).unwrap();
+            store.open_session("reader", "m", None).unwrap();
+            store.list_sessions().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for w in writers {
+            w.join().unwrap();
+        }
     }
 
     #[test]

@@ -353,3 +353,14 @@ fn overall_timeout_names_the_setting_to_raise() {
     assert!(r.stderr.contains("did not answer within 1 s"), "{}", r.stderr);
     assert!(r.stderr.contains("OLLAMA_TIMEOUT"), "{}", r.stderr);
 }
+
+#[test]
+fn models_show_reports_the_embedding_capability() {
+    let o = need!(ollama());
+    let model = need!(common::service("VUHITRA_TEST_EMBED_MODEL", "the embedding test model"));
+    let env = TestEnv::with_ollama(&o);
+    let show = env.run(&["--json", "models", "show", &model]).ok().json();
+    assert_eq!(show["embedding"], true);
+    assert_eq!(show["architecture"], "bert");
+    assert_eq!(show["context_length"], 512);
+}
