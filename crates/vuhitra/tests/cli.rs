@@ -277,18 +277,9 @@ fn doctor_fails_when_a_configured_service_is_down() {
 fn many_processes_opening_a_fresh_store_at_once_all_succeed() {
     for round in 0..5 {
         let env = TestEnv::new();
-        let children: Vec<_> = (0..8)
-            .map(|_| {
-                env.cmd(&["sessions", "list"])
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        for c in children {
-            let out = c.wait_with_output().unwrap();
-            assert!(out.status.success(), "round {round}: {}", String::from_utf8_lossy(&out.stderr));
+        let commands = vec![vec!["sessions".to_string(), "list".to_string()]; 8];
+        for r in env.run_concurrently(&commands) {
+            assert_eq!(r.code, 0, "round {round}: {}", r.stderr);
         }
     }
 }

@@ -273,18 +273,11 @@ fn server_dying_mid_answer_fails_cleanly_and_saves_nothing() {
 fn two_processes_write_the_same_store_at_once() {
     let o = need!(ollama());
     let env = TestEnv::with_ollama(&o);
-    let children: Vec<_> = (0..2)
-        .map(|i| {
-            env.cmd(&args(&["--session", "shared", &format!("Question {i}")]))
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+    let commands: Vec<Vec<String>> = (0..2)
+        .map(|i| args(&["--session", "shared", &format!("Question {i}")]).into_iter().map(String::from).collect())
         .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for r in env.run_concurrently(&commands) {
+        r.ok();
     }
     let s = env.run(&["--json", "sessions", "show", "shared"]).ok().json();
     assert_eq!(s["messages"].as_array().unwrap().len(), 4);

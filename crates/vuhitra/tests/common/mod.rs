@@ -55,6 +55,18 @@ impl TestEnv {
         Run::from(self.cmd(args).output().unwrap())
     }
 
+    /// Starts every command at once and waits for all of them.
+    pub fn run_concurrently(&self, commands: &[Vec<String>]) -> Vec<Run> {
+        let children: Vec<_> = commands
+            .iter()
+            .map(|args| {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                self.cmd(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+            })
+            .collect();
+        children.into_iter().map(|c| Run::from(c.wait_with_output().unwrap())).collect()
+    }
+
     /// Runs with `input` piped to stdin.
     pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
         use std::io::Write;
