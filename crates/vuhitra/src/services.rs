@@ -63,19 +63,19 @@ pub async fn probe_all(app: &App) -> Vec<Probe> {
         async {
             match &c.redis_url {
                 Some(u) => probe_redis(u).await,
-                None => embedded("redis", "frame cache and vectors in SQLite"),
+                None => embedded("redis", "REDIS_URL unset"),
             }
         },
         async {
             match &c.elasticsearch_url {
                 Some(u) => probe_elasticsearch(u).await,
-                None => embedded("elasticsearch", "heuristics and prompt cache in SQLite"),
+                None => embedded("elasticsearch", "ELASTICSEARCH_URL unset"),
             }
         },
         async {
             match &c.spark_master {
                 Some(u) => probe_spark(u).await,
-                None => embedded("spark", "queries run in process"),
+                None => embedded("spark", "SPARK_MASTER unset"),
             }
         },
         probe_sandbox(app),

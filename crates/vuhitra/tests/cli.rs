@@ -164,8 +164,9 @@ fn info_names_the_backend_of_each_part() {
     env.set("REDIS_URL", "redis://cache:6379");
     let j = env.run(&["--json", "info"]).ok().json();
     assert_eq!(j["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(j["backends"]["frame cache, vectors"], "Redis at redis://cache:6379");
-    assert_eq!(j["backends"]["heuristics, prompt cache"], "embedded");
+    assert_eq!(j["backends"]["redis"], "Redis at redis://cache:6379");
+    assert_eq!(j["backends"]["elasticsearch"], "embedded");
+    assert!(j["features"].as_array().unwrap().iter().any(|f| f == "chat"));
     assert!(j["backends"]["sessions and turns"].as_str().unwrap().starts_with("SQLite at "));
 }
 

@@ -11,12 +11,15 @@ pub fn run(app: &App) -> anyhow::Result<()> {
         Some(u) => format!("{name} at {}", mask_secrets(u.as_str())),
         None => "embedded".to_string(),
     };
+    // Which backend each service slot selects with this configuration. The
+    // parts that use Redis, Elasticsearch and Spark are still being built;
+    // `features` says what this build does.
     let backends = vec![
         ("models", format!("Ollama at {}", c.ollama_url)),
         ("sessions and turns", format!("SQLite at {}", c.store_path().display())),
-        ("frame cache, vectors", service(&c.redis_url, "Redis")),
-        ("heuristics, prompt cache", service(&c.elasticsearch_url, "Elasticsearch")),
-        ("data engine", service(&c.spark_master, "Spark")),
+        ("redis", service(&c.redis_url, "Redis")),
+        ("elasticsearch", service(&c.elasticsearch_url, "Elasticsearch")),
+        ("spark", service(&c.spark_master, "Spark")),
         (
             "sandbox",
             c.sandbox_container
@@ -24,6 +27,7 @@ pub fn run(app: &App) -> anyhow::Result<()> {
                 .map_or(format!("local, workspace {}", c.workspace.display()), |n| format!("container {n}")),
         ),
     ];
+    let features = ["chat", "sessions", "models", "config", "doctor"];
     let settings = vec![
         ("model", c.model.clone()),
         ("data dir", c.data_dir.display().to_string()),
@@ -44,6 +48,7 @@ pub fn run(app: &App) -> anyhow::Result<()> {
             "version": env!("CARGO_PKG_VERSION"),
             "settings": obj(&settings),
             "backends": obj(&backends),
+            "features": features,
         }));
         return Ok(());
     }
@@ -53,6 +58,8 @@ pub fn run(app: &App) -> anyhow::Result<()> {
     outln(&table(&["SETTING", "VALUE"], &rows(settings)));
     outln("");
     outln(&table(&["PART", "BACKEND"], &rows(backends)));
+    outln("");
+    outln(&format!("features in this build: {}", features.join(", ")));
     Ok(())
 }
 
