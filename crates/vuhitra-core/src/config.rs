@@ -35,6 +35,8 @@ pub enum Kind {
     ServiceUrl(&'static [&'static str]),
     /// A filesystem path; empty means "the default location".
     Path,
+    /// One of these words (case-insensitive).
+    Choice(&'static [&'static str]),
 }
 
 impl Kind {
@@ -51,6 +53,7 @@ impl Kind {
                 schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ")
             ),
             Kind::Path => "a filesystem path, or empty for the default".into(),
+            Kind::Choice(words) => format!("one of {}", words.join(", ")),
         }
     }
 }
@@ -88,6 +91,7 @@ pub const KEYS: &[KeySpec] = &[
     key("MAX_ITERATIONS_PROD", Kind::Int { min: 1, max: 1000 }, "5", "model turns outside dev mode"),
     key("ENABLE_PROMPT_CACHE", Kind::Bool, "false", "similarity prompt cache"),
     key("ENABLE_HEURISTICS", Kind::Bool, "true", "record heuristics per interaction"),
+    key("PROMPT_SIGNATURE", Kind::Choice(&["nlp", "hash"]), "nlp", "how prompts are identified"),
     key("REDIS_URL", Kind::ServiceUrl(&["redis", "rediss"]), "", "Redis (empty = embedded)"),
     key("ELASTICSEARCH_URL", Kind::ServiceUrl(&["http", "https"]), "", "Elasticsearch (empty = embedded)"),
     key("SPARK_MASTER", Kind::ServiceUrl(&["spark", "sc"]), "", "Spark master (empty = embedded)"),
@@ -312,6 +316,7 @@ impl RawConfig {
             max_iterations_prod: int("MAX_ITERATIONS_PROD")? as u32,
             enable_prompt_cache: boolean("ENABLE_PROMPT_CACHE")?,
             enable_heuristics: boolean("ENABLE_HEURISTICS")?,
+            prompt_signature: text("PROMPT_SIGNATURE")?,
             redis_url: url("REDIS_URL")?,
             elasticsearch_url: url("ELASTICSEARCH_URL")?,
             spark_master: url("SPARK_MASTER")?,
@@ -356,6 +361,10 @@ fn parse_value(kind: Kind, v: &str) -> Option<Value> {
                 .then_some(Value::Url(Some(url)))
         }
         Kind::Path => Some(Value::Path((!v.is_empty()).then(|| expand_home(v)))),
+        Kind::Choice(words) => {
+            let lower = v.to_ascii_lowercase();
+            words.contains(&lower.as_str()).then_some(Value::Text(lower))
+        }
     }
 }
 
@@ -467,6 +476,8 @@ pub struct Config {
     pub max_iterations_prod: u32,
     pub enable_prompt_cache: bool,
     pub enable_heuristics: bool,
+    /// `nlp` or `hash`.
+    pub prompt_signature: String,
     pub redis_url: Option<Url>,
     pub elasticsearch_url: Option<Url>,
     pub spark_master: Option<Url>,

@@ -57,6 +57,12 @@ pub enum Command {
     /// Show, check and create configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Analyse a prompt: intent, entities, sentiment, key phrases, signature.
+    #[command(visible_alias = "analyze-prompt", after_help = NLP_HELP)]
+    Nlp {
+        /// The text (words are joined); piped stdin is read when it is omitted.
+        text: Vec<String>,
+    },
     /// Version, configuration summary, and which backend each part uses.
     Info,
     /// Check every configured service: reachable, version, latency.
@@ -68,6 +74,14 @@ pub enum Command {
         shell: Shell,
     },
 }
+
+const NLP_HELP: &str = "\
+Every prompt goes through this analysis. Sentiment is VADER (the same scores as
+the Python package vaderSentiment 3.3.2); the signature identifies a prompt by
+its normalised content words (PROMPT_SIGNATURE=nlp, so rewordings match) or
+its exact text (PROMPT_SIGNATURE=hash).
+
+Example: vuhitra nlp --json \"How do I sort a list in Python?\"";
 
 const CHAT_HELP: &str = "\
 Keywords in the prompt are taken out of the text and acted on:

@@ -47,6 +47,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             rt.block_on(commands::doctor::run(&app, true))
         }
         Command::Info => commands::info::run(&app),
+        Command::Nlp { text } => commands::nlp::run(&app, &text),
         Command::Doctor => rt.block_on(commands::doctor::run(&app, false)),
         Command::Completions { .. } | Command::Config(_) => unreachable!("handled above"),
     }

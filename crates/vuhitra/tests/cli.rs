@@ -284,3 +284,47 @@ fn many_processes_opening_a_fresh_store_at_once_all_succeed() {
         }
     }
 }
+
+#[test]
+fn nlp_reports_the_analysis_and_a_signature_that_ignores_rewording() {
+    let env = TestEnv::new();
+    let a = env.run(&["--json", "nlp", "How do I sort a list in Python?"]).ok().json();
+    let b = env.run(&["--json", "analyze-prompt", "how to sort python list"]).ok().json();
+    assert_eq!(a["signature"]["mode"], "nlp");
+    assert_eq!(a["signature"]["value"], b["signature"]["value"], "rewordings share the nlp signature");
+    assert_ne!(a["signature"]["hash"], b["signature"]["hash"]);
+    let negated = env.run(&["--json", "nlp", "How do I not sort a list in Python?"]).ok().json();
+    assert_ne!(a["signature"]["value"], negated["signature"]["value"]);
+    assert_eq!(a["negations"], serde_json::json!([]));
+    assert_eq!(negated["negations"], serde_json::json!(["not"]));
+
+    let d = env.run(&["--json", "nlp", "What is the average revenue per region in sales.csv?"]).ok().json();
+    assert_eq!(d["intent"]["kind"], "data_analysis");
+    assert!(d["entities"].as_array().unwrap().iter().any(|e| e["kind"] == "file_path" && e["text"] == "sales.csv"));
+    assert!(d["sentiment"]["compound"].is_number());
+
+    let text = env.run(&["nlp", "Write a Rust function that parses dates"]).ok();
+    assert!(text.stdout.contains("intent") && text.stdout.contains("code ("), "{}", text.stdout);
+}
+
+#[test]
+fn nlp_signature_mode_follows_config() {
+    let mut env = TestEnv::new();
+    env.set("PROMPT_SIGNATURE", "hash");
+    let j = env.run(&["--json", "nlp", "sort a list"]).ok().json();
+    assert_eq!(j["signature"]["mode"], "hash");
+    assert_eq!(j["signature"]["value"], j["signature"]["hash"]);
+    env.set("PROMPT_SIGNATURE", "md5");
+    let r = env.run(&["nlp", "sort a list"]).fails_with(2);
+    assert!(r.stderr.contains("PROMPT_SIGNATURE") && r.stderr.contains("one of nlp, hash"), "{}", r.stderr);
+}
+
+#[test]
+fn nlp_reads_stdin_and_refuses_empty_input() {
+    let env = TestEnv::new();
+    let r = env.run_with_stdin(&["--json", "nlp"], "Explain the borrow checker");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["intent"]["kind"], "explanation");
+    let r = env.run_with_stdin(&["nlp"], "  ");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

@@ -6,5 +6,6 @@ pub mod config;
 pub mod doctor;
 pub mod info;
 pub mod models;
+pub mod nlp;
 pub mod repl;
 pub mod sessions;
