@@ -69,6 +69,12 @@ const MIGRATIONS: &[&str] = &[
         eval_duration INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
      );",
+    // 2: each turn keeps the prompt's analysis (signature, intent, sentiment).
+    "ALTER TABLE turns ADD COLUMN signature TEXT;
+     ALTER TABLE turns ADD COLUMN intent TEXT;
+     ALTER TABLE turns ADD COLUMN intent_confidence REAL;
+     ALTER TABLE turns ADD COLUMN sentiment REAL;
+     CREATE INDEX turns_by_signature ON turns(signature);",
 ];
 
 pub struct Store {
@@ -101,8 +107,9 @@ pub struct StoredMessage {
     pub created_at: String,
 }
 
-/// One model call with Ollama's timing and token fields (nanoseconds).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One model call with Ollama's timing and token fields (nanoseconds) and
+/// the prompt's analysis.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Turn {
     pub session_id: Option<i64>,
     pub model: String,
@@ -116,6 +123,11 @@ pub struct Turn {
     pub prompt_eval_duration: u64,
     pub eval_count: u64,
     pub eval_duration: u64,
+    pub signature: Option<String>,
+    pub intent: Option<String>,
+    pub intent_confidence: Option<f64>,
+    /// VADER compound score of the prompt.
+    pub sentiment: Option<f64>,
 }
 
 impl Store {
@@ -298,8 +310,9 @@ impl Store {
         self.conn
             .execute(
                 "INSERT INTO turns (session_id, model, prompt, response, error, num_ctx, total_duration, load_duration,
-                    prompt_eval_count, prompt_eval_duration, eval_count, eval_duration)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    prompt_eval_count, prompt_eval_duration, eval_count, eval_duration,
+                    signature, intent, intent_confidence, sentiment)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 params![
                     t.session_id,
                     t.model,
@@ -312,7 +325,11 @@ impl Store {
                     t.prompt_eval_count as i64,
                     t.prompt_eval_duration as i64,
                     t.eval_count as i64,
-                    t.eval_duration as i64
+                    t.eval_duration as i64,
+                    t.signature,
+                    t.intent,
+                    t.intent_confidence,
+                    t.sentiment
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -325,7 +342,8 @@ impl Store {
             .conn
             .prepare(
                 "SELECT session_id, model, prompt, response, error, num_ctx, total_duration, load_duration,
-                    prompt_eval_count, prompt_eval_duration, eval_count, eval_duration
+                    prompt_eval_count, prompt_eval_duration, eval_count, eval_duration,
+                    signature, intent, intent_confidence, sentiment
                  FROM turns ORDER BY id DESC LIMIT ?1",
             )
             .map_err(|e| self.err(e))?;
@@ -344,6 +362,10 @@ impl Store {
                     prompt_eval_duration: r.get::<_, i64>(9)? as u64,
                     eval_count: r.get::<_, i64>(10)? as u64,
                     eval_duration: r.get::<_, i64>(11)? as u64,
+                    signature: r.get(12)?,
+                    intent: r.get(13)?,
+                    intent_confidence: r.get(14)?,
+                    sentiment: r.get(15)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -390,6 +412,22 @@ mod tests {
         drop(store);
         // Reopening is a no-op migration.
         assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_keeping_its_rows() {
+        let path = temp_db("v1");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute("INSERT INTO turns (model, prompt, response) VALUES ('m', 'old prompt', 'r')", []).unwrap();
+        drop(conn);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let turns = store.recent_turns(5).unwrap();
+        assert_eq!(turns[0].prompt, "old prompt");
+        assert_eq!(turns[0].signature, None);
     }
 
     #[test]
@@ -446,6 +484,10 @@ mod tests {
             prompt_eval_duration: 2,
             eval_count: 9,
             eval_duration: 3,
+            signature: Some("abc".into()),
+            intent: Some("code".into()),
+            intent_confidence: Some(0.75),
+            sentiment: Some(-0.25),
             ..Default::default()
         };
         store.record_turn(&t).unwrap();

@@ -9,27 +9,49 @@ use std::path::PathBuf;
 use vuhitra_core::context_files::{compose_prompt, read_context_file, ContextFile};
 use vuhitra_core::keywords::{self, Keyword};
 use vuhitra_llm::{ChatRequest, Completion, Message, OllamaClient, Options, Role};
+use vuhitra_nlp::{Analysis, Analyzer, SignatureMode};
 use vuhitra_store::{Store, Turn};
 
 use crate::exit::Interrupted;
 
-/// A prompt after keyword parsing, with its context files read and checked.
+/// A prompt after keyword parsing, with its context files read and checked
+/// and the question analysed.
 pub struct PreparedPrompt {
     /// The text the user asked (keywords removed).
     pub question: String,
     /// The full user message: context files, then the question.
     pub message: String,
     pub context_labels: Vec<String>,
+    pub analysis: Analysis,
+    /// The signature under the configured PROMPT_SIGNATURE mode.
+    pub signature: String,
 }
 
-/// Parses keywords, refuses ones whose feature is not built, and reads every
+/// What the pipeline needs to analyse prompts; built once per process.
+pub struct PromptAnalysis {
+    pub analyzer: Analyzer,
+    pub mode: SignatureMode,
+}
+
+impl PromptAnalysis {
+    pub fn new(config: &vuhitra_core::Config) -> Self {
+        PromptAnalysis {
+            analyzer: Analyzer::new(),
+            mode: SignatureMode::parse(&config.prompt_signature).unwrap_or(SignatureMode::Nlp),
+        }
+    }
+}
+
+/// Parses keywords, refuses ones whose feature is not built, reads every
 /// context file (from flags, `@file:` and the REPL's /file) under the size
-/// limit. Nothing is sent anywhere until all of this has passed.
+/// limit, and analyses the question. Nothing is sent anywhere until all of
+/// this has passed.
 pub fn prepare(
     raw_prompt: &str,
     mut attached: Vec<ContextFile>,
     extra_files: &[PathBuf],
     limit: u64,
+    nlp: &PromptAnalysis,
 ) -> anyhow::Result<PreparedPrompt> {
     let parsed = keywords::parse(raw_prompt)?;
     keywords::ensure_available(&parsed.keywords)?;
@@ -43,10 +65,17 @@ pub fn prepare(
     if parsed.text.trim().is_empty() && attached.is_empty() {
         return Err(crate::exit::usage("the prompt is empty", Some("write a question after the keywords")));
     }
+    let analysis = nlp.analyzer.analyze(&parsed.text);
+    let signature = match nlp.mode {
+        SignatureMode::Nlp => analysis.signature.nlp.clone(),
+        SignatureMode::Hash => analysis.signature.hash.clone(),
+    };
     Ok(PreparedPrompt {
         message: compose_prompt(&attached, &parsed.text),
         context_labels: attached.iter().map(|f| f.label.clone()).collect(),
         question: parsed.text,
+        analysis,
+        signature,
     })
 }
 
@@ -99,7 +128,7 @@ impl Conversation {
                     model: self.model.clone(),
                     prompt: prompt.question.clone(),
                     error: Some(e.to_string()),
-                    ..Default::default()
+                    ..analysed_turn(prompt)
                 };
                 if let Err(store_err) = store.record_turn(&turn) {
                     tracing::warn!("could not record the failed turn: {store_err}");
@@ -124,6 +153,7 @@ impl Conversation {
             prompt_eval_duration: m.prompt_eval_duration,
             eval_count: m.eval_count,
             eval_duration: m.eval_duration,
+            ..analysed_turn(prompt)
         })?;
         self.history.push(Message::new(Role::User, user_message));
         self.history.push(Message::new(Role::Assistant, completion.content.clone()));
@@ -142,6 +172,18 @@ impl Conversation {
     }
 }
 
+/// A turn record carrying the prompt's analysis; callers fill in the rest.
+fn analysed_turn(prompt: &PreparedPrompt) -> Turn {
+    let a = &prompt.analysis;
+    Turn {
+        signature: Some(prompt.signature.clone()),
+        intent: Some(a.intent.kind.as_str().to_string()),
+        intent_confidence: Some(a.intent.confidence),
+        sentiment: Some(a.sentiment.compound),
+        ..Default::default()
+    }
+}
+
 /// A one-line summary of a completion's timings, for people.
 pub fn stats_line(c: &Completion) -> String {
     let m = &c.metrics;
@@ -156,13 +198,20 @@ pub fn stats_line(c: &Completion) -> String {
     )
 }
 
-pub fn completion_json(c: &Completion, session: Option<&str>, context: &[String]) -> serde_json::Value {
+pub fn completion_json(c: &Completion, session: Option<&str>, prompt: &PreparedPrompt) -> serde_json::Value {
     let m = &c.metrics;
+    let a = &prompt.analysis;
     serde_json::json!({
+        "analysis": {
+            "intent": a.intent.kind.as_str(),
+            "intent_confidence": a.intent.confidence,
+            "sentiment": a.sentiment.compound,
+            "signature": prompt.signature,
+        },
         "answer": c.content,
         "model": c.model,
         "session": session,
-        "context_files": context,
+        "context_files": prompt.context_labels,
         "done_reason": c.done_reason,
         "num_ctx": c.num_ctx,
         "prompt_tokens": m.prompt_eval_count,

@@ -52,6 +52,8 @@ fn json_reports_answer_tokens_and_timings() {
     assert!(j["timings_ms"]["eval"].as_f64().unwrap() > 0.0);
     assert_eq!(j["num_ctx"], 2048, "a short prompt gets the minimum window");
     assert_eq!(j["done_reason"], "length");
+    assert_eq!(j["analysis"]["signature"].as_str().unwrap().len(), 64, "every prompt is analysed");
+    assert!(j["analysis"]["intent"].is_string());
 }
 
 #[test]
@@ -68,6 +70,9 @@ fn every_turn_is_recorded_with_ollamas_metrics() {
     assert_eq!(t.prompt, "what is this?", "the question is recorded without keywords or context");
     assert!(t.eval_count > 0 && t.eval_duration > 0 && t.prompt_eval_count > 0 && t.total_duration > 0);
     assert!(t.error.is_none());
+    assert_eq!(t.intent.as_deref(), Some("question"), "the question's analysis is kept with the turn");
+    assert_eq!(t.signature.as_ref().map(String::len), Some(64));
+    assert!(t.sentiment.is_some() && t.intent_confidence.is_some());
 }
 
 #[test]

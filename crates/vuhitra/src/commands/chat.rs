@@ -36,7 +36,8 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
         return super::repl::run(app, rt, &args, options);
     }
 
-    let prepared = pipeline::prepare(&prompt, attached, &args.files, app.config.max_context_file_size)?;
+    let nlp = pipeline::PromptAnalysis::new(&app.config);
+    let prepared = pipeline::prepare(&prompt, attached, &args.files, app.config.max_context_file_size, &nlp)?;
     let mut store = app.store()?;
     let mut convo = open_conversation(app, &store, &args, options)?;
     let client = app.ollama();
@@ -50,7 +51,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
         output::json(&pipeline::completion_json(
             &completion,
             convo.session.as_ref().map(|(_, n)| n.as_str()),
-            &prepared.context_labels,
+            &prepared,
         ));
     } else {
         if !completion.content.ends_with('\n') {

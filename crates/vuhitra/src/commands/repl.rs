@@ -38,6 +38,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
     let history = FileBackedHistory::with_file(10_000, history_path.clone())
         .map_err(|e| anyhow::anyhow!("cannot open REPL history {}: {e}", history_path.display()))?;
     let mut editor = Reedline::create().with_history(Box::new(history)).with_validator(Box::new(MultiLine));
+    let nlp = pipeline::PromptAnalysis::new(&app.config);
     let mut pending: Vec<ContextFile> = Vec::new();
     // Context files given on the command line go with the first message.
     for path in &args.files {
@@ -70,7 +71,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             continue;
         }
         let attached = std::mem::take(&mut pending);
-        let prepared = match pipeline::prepare(&input, attached.clone(), &[], app.config.max_context_file_size) {
+        let prepared = match pipeline::prepare(&input, attached.clone(), &[], app.config.max_context_file_size, &nlp) {
             Ok(p) => p,
             Err(e) => {
                 pending = attached;
