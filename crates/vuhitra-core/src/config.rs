@@ -42,7 +42,9 @@ pub enum Kind {
 impl Kind {
     fn expected(&self) -> String {
         match self {
-            Kind::OllamaAddress => "an http(s) URL such as http://127.0.0.1:11434, or host[:port]".into(),
+            Kind::OllamaAddress => {
+                "an http:// URL such as http://127.0.0.1:11434, or host[:port] (https is not supported yet)".into()
+            }
             Kind::Text => "non-empty text".into(),
             Kind::Size => "a size in bytes such as 10485760, or with a unit: 10MiB, 100MB, 1GiB".into(),
             Kind::Int { min, max } => format!("a whole number from {min} to {max}"),
@@ -92,8 +94,10 @@ pub const KEYS: &[KeySpec] = &[
     key("ENABLE_PROMPT_CACHE", Kind::Bool, "false", "similarity prompt cache"),
     key("ENABLE_HEURISTICS", Kind::Bool, "true", "record heuristics per interaction"),
     key("PROMPT_SIGNATURE", Kind::Choice(&["nlp", "hash"]), "nlp", "how prompts are identified"),
-    key("REDIS_URL", Kind::ServiceUrl(&["redis", "rediss"]), "", "Redis (empty = embedded)"),
-    key("ELASTICSEARCH_URL", Kind::ServiceUrl(&["http", "https"]), "", "Elasticsearch (empty = embedded)"),
+    key("REDIS_URL", Kind::ServiceUrl(&["redis"]), "", "Redis (empty = embedded)"),
+    // https is refused for now: this build's HTTP client has no TLS (all
+    // services are expected on the local machine or the stack's network).
+    key("ELASTICSEARCH_URL", Kind::ServiceUrl(&["http"]), "", "Elasticsearch (empty = embedded)"),
     key("SPARK_MASTER", Kind::ServiceUrl(&["spark", "sc"]), "", "Spark master (empty = embedded)"),
     key("SANDBOX_CONTAINER", Kind::Text, "", "sandbox container (empty = local sandbox)"),
     key("VUHITRA_HOME", Kind::Path, "", "data directory"),
@@ -383,7 +387,7 @@ pub fn parse_ollama_address(v: &str) -> Option<Url> {
     }
     let with_scheme = if v.contains("://") { v.to_string() } else { format!("http://{v}") };
     let mut url = Url::parse(&with_scheme).ok()?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+    if url.scheme() != "http" || url.host_str().is_none_or(str::is_empty) {
         return None;
     }
     if !v.contains("://") && url.port().is_none() {
@@ -632,7 +636,7 @@ mod tests {
     fn ollama_address_accepts_bare_hosts() {
         assert_eq!(parse_ollama_address("10.0.0.5").unwrap().as_str(), "http://10.0.0.5:11434/");
         assert_eq!(parse_ollama_address("gpu:8080").unwrap().as_str(), "http://gpu:8080/");
-        assert_eq!(parse_ollama_address("https://o.example").unwrap().as_str(), "https://o.example/");
+        assert!(parse_ollama_address("https://o.example").is_none(), "no TLS in this build");
         assert!(parse_ollama_address("ftp://x").is_none());
         assert!(parse_ollama_address("").is_none());
         assert!(parse_ollama_address("http://").is_none());
