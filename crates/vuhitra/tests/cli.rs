@@ -328,3 +328,11 @@ fn nlp_reads_stdin_and_refuses_empty_input() {
     let r = env.run_with_stdin(&["nlp"], "  ");
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn tls_urls_are_refused_with_a_reason() {
+    let mut env = TestEnv::new();
+    env.set("OLLAMA_IP", "https://gpu-box:11434");
+    let r = env.run(&["info"]).fails_with(2);
+    assert!(r.stderr.contains("OLLAMA_IP") && r.stderr.contains("https is not supported yet"), "{}", r.stderr);
+}
