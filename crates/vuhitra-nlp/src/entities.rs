@@ -54,8 +54,15 @@ pub struct Entity {
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 
+/// These kinds are ASCII by nature, so `\b`, `\w` and `\d` are compiled as
+/// their ASCII forms: with the Unicode tables the first analysis in a
+/// process took ~17 ms (release), with ASCII forms 5–9 ms.
+fn ascii_classes(pattern: &str) -> String {
+    pattern.replace(r"\b", r"(?-u:\b)").replace(r"\w", "[0-9A-Za-z_]").replace(r"\d", "[0-9]")
+}
+
 static PATTERNS: LazyLock<Vec<(EntityKind, Regex)>> = LazyLock::new(|| {
-    let re = |p: &str| Regex::new(p).expect("static entity pattern");
+    let re = |p: &str| Regex::new(&ascii_classes(p)).expect("static entity pattern");
     vec![
         (EntityKind::Url, re(r#"\b(?:https?|ftp)://[^\s<>"'`)\]]+"#)),
         (EntityKind::Email, re(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
