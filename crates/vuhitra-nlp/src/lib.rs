@@ -46,6 +46,16 @@ pub struct Signatures {
     pub hash: String,
 }
 
+impl Signatures {
+    /// The signature under `mode`.
+    pub fn get(&self, mode: SignatureMode) -> &str {
+        match mode {
+            SignatureMode::Nlp => &self.nlp,
+            SignatureMode::Hash => &self.hash,
+        }
+    }
+}
+
 /// How prompts are identified (PROMPT_SIGNATURE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureMode {
@@ -113,10 +123,7 @@ impl Analyzer {
     pub fn signature(&self, text: &str, mode: SignatureMode) -> String {
         match mode {
             SignatureMode::Hash => hash_signature(text),
-            SignatureMode::Nlp => {
-                let a = self.analyze(text);
-                a.signature.nlp
-            }
+            SignatureMode::Nlp => self.analyze(text).signature.nlp,
         }
     }
 

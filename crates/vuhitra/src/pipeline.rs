@@ -66,10 +66,7 @@ pub fn prepare(
         return Err(crate::exit::usage("the prompt is empty", Some("write a question after the keywords")));
     }
     let analysis = nlp.analyzer.analyze(&parsed.text);
-    let signature = match nlp.mode {
-        SignatureMode::Nlp => analysis.signature.nlp.clone(),
-        SignatureMode::Hash => analysis.signature.hash.clone(),
-    };
+    let signature = analysis.signature.get(nlp.mode).to_string();
     Ok(PreparedPrompt {
         message: compose_prompt(&attached, &parsed.text),
         context_labels: attached.iter().map(|f| f.label.clone()).collect(),

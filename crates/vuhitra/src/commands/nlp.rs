@@ -3,10 +3,10 @@
 use std::io::IsTerminal;
 
 use vuhitra_core::context_files::read_context_stream;
-use vuhitra_nlp::{Analyzer, SignatureMode};
 
 use crate::app::App;
 use crate::output::{self, outln, table};
+use crate::pipeline::PromptAnalysis;
 
 pub fn run(app: &App, words: &[String]) -> anyhow::Result<()> {
     let mut text = words.join(" ");
@@ -19,12 +19,9 @@ pub fn run(app: &App, words: &[String]) -> anyhow::Result<()> {
             Some("pass the text: vuhitra nlp \"How do I sort a list?\""),
         ));
     }
-    let analysis = Analyzer::new().analyze(&text);
-    let mode = SignatureMode::parse(&app.config.prompt_signature).unwrap_or(SignatureMode::Nlp);
-    let signature = match mode {
-        SignatureMode::Nlp => &analysis.signature.nlp,
-        SignatureMode::Hash => &analysis.signature.hash,
-    };
+    let nlp = PromptAnalysis::new(&app.config);
+    let analysis = nlp.analyzer.analyze(&text);
+    let signature = analysis.signature.get(nlp.mode);
     if app.json {
         let mut v = serde_json::to_value(&analysis)?;
         v["signature"]["mode"] = serde_json::json!(app.config.prompt_signature);
