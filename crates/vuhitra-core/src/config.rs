@@ -37,6 +37,13 @@ pub enum Kind {
     Path,
     /// One of these words (case-insensitive).
     Choice(&'static [&'static str]),
+    /// A span of time: seconds, or a number with s, m, h or d.
+    Duration,
+    /// A number from 0 to 1.
+    Fraction,
+    /// Lowercase letters, digits, `-` and `_`, starting with a letter
+    /// (what Elasticsearch accepts at the start of an index name).
+    IndexPrefix,
 }
 
 impl Kind {
@@ -56,6 +63,9 @@ impl Kind {
             ),
             Kind::Path => "a filesystem path, or empty for the default".into(),
             Kind::Choice(words) => format!("one of {}", words.join(", ")),
+            Kind::Duration => "a duration such as 3600, 90s, 15m, 1h or 7d".into(),
+            Kind::Fraction => "a number from 0 to 1, such as 0.9".into(),
+            Kind::IndexPrefix => "lowercase letters, digits, - and _, starting with a letter".into(),
         }
     }
 }
@@ -94,10 +104,20 @@ pub const KEYS: &[KeySpec] = &[
     key("ENABLE_PROMPT_CACHE", Kind::Bool, "false", "similarity prompt cache"),
     key("ENABLE_HEURISTICS", Kind::Bool, "true", "record heuristics per interaction"),
     key("PROMPT_SIGNATURE", Kind::Choice(&["nlp", "hash"]), "nlp", "how prompts are identified"),
+    key("PROMPT_CACHE_TTL", Kind::Duration, "7d", "how long a cached answer lives"),
+    key("PROMPT_CACHE_THRESHOLD", Kind::Fraction, "0.9", "similarity a cache hit needs"),
+    key("EMBED_MODEL", Kind::Text, "all-minilm", "embedding model (none = lexical similarity only)"),
+    key("SHOW_CORRECTIONS", Kind::Bool, "true", "show the model corrections of similar poorly rated prompts"),
+    key("MODEL_CODE", Kind::Text, "", "model for code prompts (empty = MODEL)"),
+    key("MODEL_DATA", Kind::Text, "", "model for data-analysis prompts (empty = MODEL)"),
+    key("MODEL_EXPLANATION", Kind::Text, "", "model for explanation prompts (empty = MODEL)"),
+    key("MODEL_QUESTION", Kind::Text, "", "model for questions (empty = MODEL)"),
+    key("MODEL_CHAT", Kind::Text, "", "model for small talk (empty = MODEL)"),
     key("REDIS_URL", Kind::ServiceUrl(&["redis"]), "", "Redis (empty = embedded)"),
     // https is refused for now: this build's HTTP client has no TLS (all
     // services are expected on the local machine or the stack's network).
     key("ELASTICSEARCH_URL", Kind::ServiceUrl(&["http"]), "", "Elasticsearch (empty = embedded)"),
+    key("ELASTICSEARCH_INDEX_PREFIX", Kind::IndexPrefix, "vuhitra", "prefix of Vuhitra's index and alias names"),
     key("SPARK_MASTER", Kind::ServiceUrl(&["spark", "sc"]), "", "Spark master (empty = embedded)"),
     key("SANDBOX_CONTAINER", Kind::Text, "", "sandbox container (empty = local sandbox)"),
     key("VUHITRA_HOME", Kind::Path, "", "data directory"),
@@ -321,6 +341,20 @@ impl RawConfig {
             enable_prompt_cache: boolean("ENABLE_PROMPT_CACHE")?,
             enable_heuristics: boolean("ENABLE_HEURISTICS")?,
             prompt_signature: text("PROMPT_SIGNATURE")?,
+            prompt_cache_ttl_secs: int("PROMPT_CACHE_TTL")?,
+            prompt_cache_threshold: match self.check("PROMPT_CACHE_THRESHOLD")? {
+                Value::Fraction(f) => f,
+                _ => unreachable!("PROMPT_CACHE_THRESHOLD is a fraction key"),
+            },
+            embed_model: Some(text("EMBED_MODEL")?).filter(|m| !m.eq_ignore_ascii_case("none")),
+            show_corrections: boolean("SHOW_CORRECTIONS")?,
+            intent_models: ["code", "data_analysis", "explanation", "question", "chat"]
+                .into_iter()
+                .zip(["MODEL_CODE", "MODEL_DATA", "MODEL_EXPLANATION", "MODEL_QUESTION", "MODEL_CHAT"])
+                .map(|(intent, k)| Ok((intent.to_string(), text(k)?)))
+                .filter(|r| !matches!(r, Ok((_, m)) if m.is_empty()))
+                .collect::<Result<_, ConfigError>>()?,
+            elasticsearch_index_prefix: text("ELASTICSEARCH_INDEX_PREFIX")?,
             redis_url: url("REDIS_URL")?,
             elasticsearch_url: url("ELASTICSEARCH_URL")?,
             spark_master: url("SPARK_MASTER")?,
@@ -342,6 +376,7 @@ pub enum Value {
     LogLevel(String),
     Url(Option<Url>),
     Path(Option<PathBuf>),
+    Fraction(f64),
 }
 
 fn parse_value(kind: Kind, v: &str) -> Option<Value> {
@@ -369,7 +404,31 @@ fn parse_value(kind: Kind, v: &str) -> Option<Value> {
             let lower = v.to_ascii_lowercase();
             words.contains(&lower.as_str()).then_some(Value::Text(lower))
         }
+        Kind::Duration => parse_duration_secs(v).map(Value::Int),
+        Kind::Fraction => v.parse::<f64>().ok().filter(|f| (0.0..=1.0).contains(f)).map(Value::Fraction),
+        Kind::IndexPrefix => {
+            let ok = v.starts_with(|c: char| c.is_ascii_lowercase())
+                && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+                && v.len() <= 100;
+            ok.then(|| Value::Text(v.to_string()))
+        }
     }
+}
+
+/// `3600`, `90s`, `15m`, `1h`, `7d` → seconds.
+pub fn parse_duration_secs(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|&s| s > 0)
 }
 
 fn expand_home(v: &str) -> PathBuf {
@@ -482,6 +541,15 @@ pub struct Config {
     pub enable_heuristics: bool,
     /// `nlp` or `hash`.
     pub prompt_signature: String,
+    pub prompt_cache_ttl_secs: u64,
+    /// The combined similarity (0–1) a non-exact cache hit needs.
+    pub prompt_cache_threshold: f64,
+    /// None when EMBED_MODEL=none: similarity is then lexical only.
+    pub embed_model: Option<String>,
+    pub show_corrections: bool,
+    /// Intent (as `vuhitra nlp` names it) → model, for the MODEL_<INTENT> keys that are set.
+    pub intent_models: BTreeMap<String, String>,
+    pub elasticsearch_index_prefix: String,
     pub redis_url: Option<Url>,
     pub elasticsearch_url: Option<Url>,
     pub spark_master: Option<Url>,

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod context_files;
+pub mod http;
 pub mod keywords;
 
 pub use config::{Config, ConfigError, Sources};

@@ -71,19 +71,9 @@ pub struct OllamaClient {
     context_lengths: Mutex<HashMap<String, Option<u32>>>,
 }
 
-/// The one HTTP client setup every Vuhitra service client uses.
-pub fn http_client(connect_timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .user_agent(concat!("vuhitra/", env!("CARGO_PKG_VERSION")))
-        .no_proxy()
-        .build()
-        .expect("reqwest client with static settings builds")
-}
-
 impl OllamaClient {
     pub fn new(settings: ClientSettings) -> Self {
-        let http = http_client(settings.connect_timeout);
+        let http = vuhitra_core::http::client(settings.connect_timeout);
         OllamaClient { settings, http, context_lengths: Mutex::new(HashMap::new()) }
     }
 

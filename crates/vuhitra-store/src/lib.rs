@@ -8,6 +8,12 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+pub mod elastic;
+mod embedded;
+mod records;
+
+pub use records::*;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the data directory {path}: {source}")]
@@ -18,6 +24,14 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: i64, known: i64 },
     #[error("no session named {0:?}")]
     NoSuchSession(String),
+    #[error("no {what} with id {id:?}")]
+    NoSuchId { what: &'static str, id: String },
+    #[error("{count} {what}s have ids starting with {id:?}")]
+    AmbiguousId { what: &'static str, id: String, count: usize },
+    #[error("Elasticsearch at ELASTICSEARCH_URL={url} is unreachable: {reason}")]
+    ElasticUnreachable { url: String, reason: String },
+    #[error("Elasticsearch at {url} answered {status} to {request}: {reason}")]
+    Elastic { url: String, request: String, status: u16, reason: String },
 }
 
 impl StoreError {
@@ -25,6 +39,14 @@ impl StoreError {
         match self {
             StoreError::TooNew { .. } => Some("upgrade vuhitra, or point --data-dir at another directory".into()),
             StoreError::NoSuchSession(_) => Some("`vuhitra sessions list` shows the saved sessions".into()),
+            StoreError::NoSuchId { what, .. } => Some(format!("list them with `vuhitra {}`", list_command(what))),
+            StoreError::AmbiguousId { .. } => Some("give more characters of the id".into()),
+            StoreError::ElasticUnreachable { .. } => Some(
+                "start Elasticsearch (`docker compose up -d elasticsearch`), or unset ELASTICSEARCH_URL to keep \
+                 heuristics and the prompt cache in the embedded store"
+                    .into(),
+            ),
+            StoreError::Elastic { .. } => None,
             StoreError::Sqlite { .. } | StoreError::CreateDir { .. } => {
                 Some("check that the data directory is writable (VUHITRA_HOME or --data-dir)".into())
             }
@@ -32,7 +54,13 @@ impl StoreError {
     }
 }
 
-type Result<T> = std::result::Result<T, StoreError>;
+fn list_command(what: &str) -> &'static str {
+    if what.contains("cache") {
+        "cache list"
+    } else {
+        "heuristics list"
+    }
+}
 
 /// Each entry moves the schema one version up; never edit a released one.
 const MIGRATIONS: &[&str] = &[
@@ -75,6 +103,97 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE turns ADD COLUMN intent_confidence REAL;
      ALTER TABLE turns ADD COLUMN sentiment REAL;
      CREATE INDEX turns_by_signature ON turns(signature);",
+    // 3: heuristics replace turns (same facts, plus feedback, entities,
+    // context hashes, cache outcome; ids that Elasticsearch shares); the
+    // prompt cache; the queue of records waiting for Elasticsearch.
+    "CREATE TABLE heuristics (
+        id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        session TEXT,
+        model TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        terms TEXT NOT NULL DEFAULT '',
+        signature TEXT NOT NULL DEFAULT '',
+        intent TEXT NOT NULL DEFAULT '',
+        intent_confidence REAL NOT NULL DEFAULT 0,
+        entities TEXT NOT NULL DEFAULT '[]',
+        sentiment REAL NOT NULL DEFAULT 0,
+        success INTEGER NOT NULL,
+        error TEXT,
+        cache TEXT,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        response_tokens INTEGER NOT NULL DEFAULT 0,
+        total_ms REAL NOT NULL DEFAULT 0,
+        load_ms REAL NOT NULL DEFAULT 0,
+        prompt_eval_ms REAL NOT NULL DEFAULT 0,
+        eval_ms REAL NOT NULL DEFAULT 0,
+        tokens_per_second REAL,
+        context_hashes TEXT NOT NULL DEFAULT '[]',
+        rating INTEGER,
+        correction TEXT,
+        rated_at INTEGER
+     );
+     CREATE INDEX heuristics_by_time ON heuristics(created_at, id);
+     CREATE VIRTUAL TABLE heuristics_fts USING fts5(terms, content='heuristics', content_rowid='rowid');
+     CREATE TRIGGER heuristics_ai AFTER INSERT ON heuristics BEGIN
+        INSERT INTO heuristics_fts(rowid, terms) VALUES (new.rowid, new.terms);
+     END;
+     CREATE TRIGGER heuristics_ad AFTER DELETE ON heuristics BEGIN
+        INSERT INTO heuristics_fts(heuristics_fts, rowid, terms) VALUES ('delete', old.rowid, old.terms);
+     END;
+     CREATE TRIGGER heuristics_au AFTER UPDATE OF terms ON heuristics BEGIN
+        INSERT INTO heuristics_fts(heuristics_fts, rowid, terms) VALUES ('delete', old.rowid, old.terms);
+        INSERT INTO heuristics_fts(rowid, terms) VALUES (new.rowid, new.terms);
+     END;
+     INSERT INTO heuristics (id, created_at, session, model, prompt, signature, intent, intent_confidence,
+        sentiment, success, error, prompt_tokens, response_tokens, total_ms, load_ms, prompt_eval_ms, eval_ms,
+        tokens_per_second)
+     SELECT printf('%011x%05x', CAST((julianday(t.created_at) - 2440587.5) * 86400000 AS INTEGER), t.id),
+        CAST((julianday(t.created_at) - 2440587.5) * 86400000 AS INTEGER),
+        (SELECT s.name FROM sessions s WHERE s.id = t.session_id), t.model, t.prompt,
+        coalesce(t.signature, ''), coalesce(t.intent, ''), coalesce(t.intent_confidence, 0), coalesce(t.sentiment, 0),
+        t.error IS NULL, t.error, t.prompt_eval_count, t.eval_count, t.total_duration / 1e6, t.load_duration / 1e6,
+        t.prompt_eval_duration / 1e6, t.eval_duration / 1e6,
+        CASE WHEN t.eval_duration > 0 THEN t.eval_count * 1e9 / t.eval_duration END
+     FROM turns t;
+     DROP TABLE turns;
+     CREATE TABLE prompt_cache (
+        id TEXT PRIMARY KEY,
+        scope TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        terms TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        model TEXT NOT NULL,
+        embed_model TEXT,
+        embedding BLOB,
+        negated INTEGER NOT NULL,
+        numbers TEXT NOT NULL,
+        entities TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_hit_at INTEGER,
+        hit_count INTEGER NOT NULL DEFAULT 0,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE INDEX prompt_cache_by_signature ON prompt_cache(scope, signature);
+     CREATE VIRTUAL TABLE prompt_cache_fts USING fts5(terms, content='prompt_cache', content_rowid='rowid');
+     CREATE TRIGGER prompt_cache_ai AFTER INSERT ON prompt_cache BEGIN
+        INSERT INTO prompt_cache_fts(rowid, terms) VALUES (new.rowid, new.terms);
+     END;
+     CREATE TRIGGER prompt_cache_ad AFTER DELETE ON prompt_cache BEGIN
+        INSERT INTO prompt_cache_fts(prompt_cache_fts, rowid, terms) VALUES ('delete', old.rowid, old.terms);
+     END;
+     CREATE TRIGGER prompt_cache_au AFTER UPDATE OF terms ON prompt_cache BEGIN
+        INSERT INTO prompt_cache_fts(prompt_cache_fts, rowid, terms) VALUES ('delete', old.rowid, old.terms);
+        INSERT INTO prompt_cache_fts(rowid, terms) VALUES (new.rowid, new.terms);
+     END;
+     CREATE TABLE pending_heuristics (
+        id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        queued_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+     );",
 ];
 
 pub struct Store {
@@ -105,29 +224,6 @@ pub struct StoredMessage {
     pub role: String,
     pub content: String,
     pub created_at: String,
-}
-
-/// One model call with Ollama's timing and token fields (nanoseconds) and
-/// the prompt's analysis.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Turn {
-    pub session_id: Option<i64>,
-    pub model: String,
-    pub prompt: String,
-    pub response: String,
-    pub error: Option<String>,
-    pub num_ctx: u32,
-    pub total_duration: u64,
-    pub load_duration: u64,
-    pub prompt_eval_count: u64,
-    pub prompt_eval_duration: u64,
-    pub eval_count: u64,
-    pub eval_duration: u64,
-    pub signature: Option<String>,
-    pub intent: Option<String>,
-    pub intent_confidence: Option<f64>,
-    /// VADER compound score of the prompt.
-    pub sentiment: Option<f64>,
 }
 
 impl Store {
@@ -305,72 +401,6 @@ impl Store {
         }
         Ok(())
     }
-
-    pub fn record_turn(&self, t: &Turn) -> Result<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO turns (session_id, model, prompt, response, error, num_ctx, total_duration, load_duration,
-                    prompt_eval_count, prompt_eval_duration, eval_count, eval_duration,
-                    signature, intent, intent_confidence, sentiment)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                params![
-                    t.session_id,
-                    t.model,
-                    t.prompt,
-                    t.response,
-                    t.error,
-                    t.num_ctx,
-                    t.total_duration as i64,
-                    t.load_duration as i64,
-                    t.prompt_eval_count as i64,
-                    t.prompt_eval_duration as i64,
-                    t.eval_count as i64,
-                    t.eval_duration as i64,
-                    t.signature,
-                    t.intent,
-                    t.intent_confidence,
-                    t.sentiment
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
-    }
-
-    /// The most recent turns, newest first.
-    pub fn recent_turns(&self, limit: u32) -> Result<Vec<Turn>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT session_id, model, prompt, response, error, num_ctx, total_duration, load_duration,
-                    prompt_eval_count, prompt_eval_duration, eval_count, eval_duration,
-                    signature, intent, intent_confidence, sentiment
-                 FROM turns ORDER BY id DESC LIMIT ?1",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([limit], |r| {
-                Ok(Turn {
-                    session_id: r.get(0)?,
-                    model: r.get(1)?,
-                    prompt: r.get(2)?,
-                    response: r.get(3)?,
-                    error: r.get(4)?,
-                    num_ctx: r.get(5)?,
-                    total_duration: r.get::<_, i64>(6)? as u64,
-                    load_duration: r.get::<_, i64>(7)? as u64,
-                    prompt_eval_count: r.get::<_, i64>(8)? as u64,
-                    prompt_eval_duration: r.get::<_, i64>(9)? as u64,
-                    eval_count: r.get::<_, i64>(10)? as u64,
-                    eval_duration: r.get::<_, i64>(11)? as u64,
-                    signature: r.get(12)?,
-                    intent: r.get(13)?,
-                    intent_confidence: r.get(14)?,
-                    sentiment: r.get(15)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.err(e))
-    }
 }
 
 /// Switches the file to WAL. Changing the journal mode needs an exclusive
@@ -421,13 +451,31 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(MIGRATIONS[0]).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
-        conn.execute("INSERT INTO turns (model, prompt, response) VALUES ('m', 'old prompt', 'r')", []).unwrap();
+        conn.execute("INSERT INTO sessions (name, model) VALUES ('work', 'm')", []).unwrap();
+        conn.execute(
+            "INSERT INTO turns (session_id, model, prompt, response, total_duration, eval_count, eval_duration)
+             VALUES (1, 'm', 'old prompt', 'r', 1500000000, 20, 2000000000)",
+            [],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO turns (model, prompt, response, error) VALUES ('m', 'failed', '', 'boom')", [])
+            .unwrap();
         drop(conn);
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        let turns = store.recent_turns(5).unwrap();
-        assert_eq!(turns[0].prompt, "old prompt");
-        assert_eq!(turns[0].signature, None);
+        // Version 3 turned turns into heuristics records.
+        let rows: Vec<(String, Option<String>, bool, f64, Option<f64>, i64)> = store
+            .conn
+            .prepare("SELECT prompt, session, success, total_ms, tokens_per_second, length(id) FROM heuristics ORDER BY prompt")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].0, "failed");
+        assert!(!rows[0].2);
+        assert_eq!(rows[1], ("old prompt".into(), Some("work".into()), true, 1500.0, Some(10.0), 16));
     }
 
     #[test]
@@ -468,30 +516,6 @@ mod tests {
         let s = store.session("s").unwrap().unwrap();
         assert_eq!((s.model.as_str(), s.system.as_deref()), ("m2", Some("sys")));
         assert_eq!(store.messages(s.id).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn turns_keep_ollama_metrics() {
-        let store = Store::open(&temp_db("turns")).unwrap();
-        let t = Turn {
-            model: "m".into(),
-            prompt: "p".into(),
-            response: "r".into(),
-            num_ctx: 2048,
-            total_duration: 5,
-            load_duration: 1,
-            prompt_eval_count: 7,
-            prompt_eval_duration: 2,
-            eval_count: 9,
-            eval_duration: 3,
-            signature: Some("abc".into()),
-            intent: Some("code".into()),
-            intent_confidence: Some(0.75),
-            sentiment: Some(-0.25),
-            ..Default::default()
-        };
-        store.record_turn(&t).unwrap();
-        assert_eq!(store.recent_turns(5).unwrap(), vec![t]);
     }
 
     #[test]

@@ -170,7 +170,7 @@ fn parse_major_minor(v: &str) -> Option<(u32, u32)> {
 
 async fn probe_elasticsearch(url: &Url) -> Probe {
     let p = Probe::new("elasticsearch", vuhitra_core::config::mask_secrets(url.as_str()));
-    let http = vuhitra_llm::http_client(PROBE_TIMEOUT);
+    let http = vuhitra_core::http::client(PROBE_TIMEOUT);
     let get = |path: &str| {
         let req = http.get(url.join(path).expect("static path joins")).timeout(PROBE_TIMEOUT);
         async move {

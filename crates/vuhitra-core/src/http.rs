@@ -1,0 +1,15 @@
+//! The one HTTP client setup, shared by every service client (Ollama,
+//! Elasticsearch, ...): same user agent, connect timeout, and no proxy —
+//! every service Vuhitra talks to is local or on the stack's network, and a
+//! system-wide proxy would silently send prompts elsewhere.
+
+use std::time::Duration;
+
+pub fn client(connect_timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .user_agent(concat!("vuhitra/", env!("CARGO_PKG_VERSION")))
+        .no_proxy()
+        .build()
+        .expect("reqwest client with static settings builds")
+}
