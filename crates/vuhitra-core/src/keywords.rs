@@ -35,8 +35,7 @@ impl Keyword {
     /// landed in this build. `None` means the keyword works.
     pub fn missing_capability(&self) -> Option<&'static str> {
         match self {
-            Keyword::File(_) => None,
-            Keyword::NoCache | Keyword::Cache => Some("the prompt cache"),
+            Keyword::File(_) | Keyword::NoCache | Keyword::Cache => None,
             Keyword::DevMode => Some("dev mode"),
             Keyword::Upload => Some("sandbox uploads"),
             Keyword::Analyze => Some("data analysis"),

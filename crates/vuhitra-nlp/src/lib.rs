@@ -9,6 +9,8 @@ mod entities;
 mod intent;
 mod lexicon;
 
+pub use lexicon::{is_negation, is_stop_word};
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -160,7 +162,7 @@ pub fn hash_signature(text: &str) -> String {
     sha256_hex(text.as_bytes())
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -58,6 +58,15 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Analyse a prompt: intent, entities, sentiment, key phrases, signature.
+    /// Rate an answer 0-5 (the last one when no ID is given), optionally with a correction.
+    #[command(after_help = RATE_HELP)]
+    Rate(RateArgs),
+    /// What was asked, how it went, and what users thought of it.
+    #[command(subcommand)]
+    Heuristics(HeuristicsCommand),
+    /// The similarity prompt cache (ENABLE_PROMPT_CACHE).
+    #[command(subcommand, after_help = CACHE_HELP)]
+    Cache(CacheCommand),
     #[command(visible_alias = "analyze-prompt", after_help = NLP_HELP)]
     Nlp {
         /// The text (words are joined); piped stdin is read when it is omitted.
@@ -86,8 +95,13 @@ Example: vuhitra nlp --json \"How do I sort a list in Python?\"";
 const CHAT_HELP: &str = "\
 Keywords in the prompt are taken out of the text and acted on:
   @file:PATH    attach a file as context (quote paths with spaces: @file:\"a b.txt\")
-  @nocache @cache @devmode @upload @analyze @spark
+  @cache        answer from / store in the prompt cache even when ENABLE_PROMPT_CACHE is off
+  @nocache      neither look up nor store this prompt in the cache
+  @devmode @upload @analyze @spark
                 reserved for features still to come; using one stops with a message.
+
+Every answer is recorded in heuristics (ENABLE_HEURISTICS) with an id:
+rate it with `vuhitra rate ID 0-5` (or /rate in the REPL).
 
 Piped stdin becomes context: `git diff | vuhitra chat \"review this\"`.
 Without a prompt on a terminal, chat opens a REPL; type /help there.";
@@ -124,6 +138,101 @@ fn parse_temperature(s: &str) -> Result<f32, String> {
         Ok(t) if (0.0..=2.0).contains(&t) => Ok(t),
         _ => Err("expected a number from 0 to 2".into()),
     }
+}
+
+const RATE_HELP: &str = "\
+Examples:
+  vuhitra rate 4                          rate the last answer 4/5
+  vuhitra rate 01933a 1 --correction \"use sorted(), it returns a new list\"
+
+A correction on an answer rated 2 or lower is shown to the model the next time
+a similar prompt comes (SHOW_CORRECTIONS).";
+
+const CACHE_HELP: &str = "\
+A prompt is answered from the cache when an entry has the same signature, or is
+similar enough (PROMPT_CACHE_THRESHOLD: embedding cosine with EMBED_MODEL blended
+with word overlap), and also has the same model, system prompt, temperature class,
+context files and conversation so far, and the same numbers, names and negation.
+Entries live PROMPT_CACHE_TTL. `@cache` and `@nocache` in a prompt override.
+
+Example: vuhitra cache eval bench/cache-pairs.jsonl --threshold 0.85";
+
+#[derive(Debug, Args)]
+pub struct RateArgs {
+    /// [ID] RATING: the record id (or a unique prefix; default the last answer) and 0-5.
+    #[arg(num_args = 1..=2, value_names = ["ID", "RATING"], required = true)]
+    pub args: Vec<String>,
+    /// What the answer should have been; shown to the model for similar prompts.
+    #[arg(short, long, value_name = "TEXT")]
+    pub correction: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatsBy {
+    Intent,
+    Model,
+    Both,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HeuristicsCommand {
+    /// The latest records, newest first.
+    #[command(alias = "ls")]
+    List {
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        intent: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// One record in full.
+    Show { id: String },
+    /// Count, success rate, p50/p95 latency, tokens/s and mean rating per intent and model.
+    Stats {
+        #[arg(long, value_enum, default_value_t = StatsBy::Both)]
+        by: StatsBy,
+    },
+    /// Every record as JSON lines.
+    Export {
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+    /// Delete every record.
+    Clear {
+        #[arg(short, long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Whether the cache is on, where it lives, its settings and size.
+    Status,
+    /// Entries, newest first.
+    #[command(alias = "ls")]
+    List {
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Hit rate and the mean latency of hits against misses.
+    Stats,
+    /// Delete every entry.
+    Clear {
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// Delete one entry.
+    #[command(alias = "delete")]
+    Rm { id: String },
+    /// Measure precision and recall on labelled prompt pairs (JSON lines:
+    /// {"a": ..., "b": ..., "expect": "hit"|"miss", "kind": ...}), in a scratch store.
+    Eval {
+        pairs: PathBuf,
+        /// Override PROMPT_CACHE_THRESHOLD for this run.
+        #[arg(long)]
+        threshold: Option<f64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

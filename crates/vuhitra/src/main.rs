@@ -5,6 +5,7 @@ mod app;
 mod cli;
 mod commands;
 mod exit;
+mod intel;
 mod output;
 mod pipeline;
 mod progress;
@@ -46,6 +47,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             commands::config::validate(&app::sources(&cli), cli.json)?;
             rt.block_on(commands::doctor::run(&app, true))
         }
+        Command::Rate(args) => rt.block_on(commands::rate::run(&app, args)),
+        Command::Heuristics(cmd) => rt.block_on(commands::heuristics::run(&app, cmd)),
+        Command::Cache(cmd) => rt.block_on(commands::cache::run(&app, cmd)),
         Command::Info => commands::info::run(&app),
         Command::Nlp { text } => commands::nlp::run(&app, &text),
         Command::Doctor => rt.block_on(commands::doctor::run(&app, false)),

@@ -70,6 +70,24 @@ pub fn human_bytes(n: u64) -> String {
     indicatif::HumanBytes(n).to_string()
 }
 
+/// Asks on a terminal; elsewhere `--yes` is required.
+pub fn confirm(yes: bool, what: &str) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(crate::exit::usage(format!("refusing to {what} without confirmation"), Some("pass --yes")));
+    }
+    eprint!("{what}? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(crate::exit::usage("cancelled", None))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

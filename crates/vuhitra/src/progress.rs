@@ -40,6 +40,25 @@ impl Progress {
         }
     }
 
+    /// A counting bar keyed by `key` (created on first use).
+    pub fn items(&mut self, key: &str, label: &str, total: u64, done: u64) {
+        let bar = self.bars.entry(key.to_string()).or_insert_with(|| {
+            let bar = self.multi.add(ProgressBar::new(total));
+            bar.set_style(
+                ProgressStyle::with_template("{msg:24} [{bar:30.cyan/blue}] {pos}/{len} ETA {eta}")
+                    .expect("static template")
+                    .progress_chars("=> "),
+            );
+            bar.set_message(label.to_string());
+            bar
+        });
+        bar.set_length(total);
+        bar.set_position(done.min(total));
+        if done >= total && !bar.is_finished() {
+            bar.finish();
+        }
+    }
+
     /// A status line; repeated statuses are printed once.
     pub fn status(&mut self, text: &str) {
         if self.last_status.as_deref() == Some(text) {

@@ -63,16 +63,23 @@ fn every_turn_is_recorded_with_ollamas_metrics() {
     env.run(&args(&["@file:notes.txt what is this?"])).fails_with(2);
     env.file("notes.txt", "The launch code is 0000.");
     env.run(&args(&["@file:notes.txt what is this?"])).ok();
-    let store = vuhitra_store::Store::open(&env.home.path().join("vuhitra.db")).unwrap();
-    let turns = store.recent_turns(10).unwrap();
+    let list = env.run(&["--json", "heuristics", "list"]).ok().json();
+    let turns = list.as_array().unwrap();
     assert_eq!(turns.len(), 1, "the refused prompt never reached the model");
     let t = &turns[0];
-    assert_eq!(t.prompt, "what is this?", "the question is recorded without keywords or context");
-    assert!(t.eval_count > 0 && t.eval_duration > 0 && t.prompt_eval_count > 0 && t.total_duration > 0);
-    assert!(t.error.is_none());
-    assert_eq!(t.intent.as_deref(), Some("question"), "the question's analysis is kept with the turn");
-    assert_eq!(t.signature.as_ref().map(String::len), Some(64));
-    assert!(t.sentiment.is_some() && t.intent_confidence.is_some());
+    assert_eq!(t["prompt"], "what is this?", "the question is recorded without keywords or context");
+    for field in ["response_tokens", "prompt_tokens"] {
+        assert!(t[field].as_u64().unwrap() > 0, "{field}: {t}");
+    }
+    for field in ["total_ms", "eval_ms", "prompt_eval_ms", "tokens_per_second"] {
+        assert!(t[field].as_f64().unwrap() > 0.0, "{field}: {t}");
+    }
+    assert_eq!(t["success"], true);
+    assert_eq!(t["intent"], "question", "the question's analysis is kept with the record");
+    assert_eq!(t["signature"].as_str().map(str::len), Some(64));
+    assert!(t["sentiment"].is_number() && t["intent_confidence"].is_number());
+    let notes_hash = vuhitra_nlp::sha256_hex(b"The launch code is 0000.");
+    assert_eq!(t["context_hashes"], serde_json::json!([notes_hash]), "context files are kept as hashes, not text");
 }
 
 #[test]
@@ -268,10 +275,11 @@ fn server_dying_mid_answer_fails_cleanly_and_saves_nothing() {
     );
     let s = env.run(&["--json", "sessions", "show", "cut"]).ok().json();
     assert_eq!(s["messages"], serde_json::json!([]), "a half answer must not be saved");
-    let store = vuhitra_store::Store::open(&env.home.path().join("vuhitra.db")).unwrap();
-    let turns = store.recent_turns(5).unwrap();
+    let list = env.run(&["--json", "heuristics", "list"]).ok().json();
+    let turns = list.as_array().unwrap();
     assert_eq!(turns.len(), 1);
-    assert!(turns[0].error.is_some(), "the failed interaction is recorded as an error");
+    assert_eq!(turns[0]["success"], false, "the failed interaction is recorded as an error");
+    assert!(turns[0]["error"].is_string());
 }
 
 #[test]

@@ -9,7 +9,7 @@ use vuhitra_llm::Options;
 use crate::app::App;
 use crate::cli::ChatArgs;
 use crate::output::{self, out, outln};
-use crate::pipeline::{self, Conversation};
+use crate::pipeline::{self, Conversation, Pipeline};
 
 pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::Result<()> {
     let stdin_is_tty = std::io::stdin().is_terminal();
@@ -36,32 +36,43 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
         return super::repl::run(app, rt, &args, options);
     }
 
-    let nlp = pipeline::PromptAnalysis::new(&app.config);
-    let prepared = pipeline::prepare(&prompt, attached, &args.files, app.config.max_context_file_size, &nlp)?;
+    let mut pipeline = Pipeline::new(&app.config);
+    let prepared = pipeline.prepare(&prompt, attached, &args.files, app.config.max_context_file_size)?;
+    rt.block_on(pipeline.ensure_intel(app, &prepared))?;
     let mut store = app.store()?;
     let mut convo = open_conversation(app, &store, &args, options)?;
     let client = app.ollama();
     let stream_to_stdout = !app.json;
-    let completion = rt.block_on(convo.turn(&client, &mut store, &prepared, |t| {
+    let outcome = rt.block_on(convo.turn(&client, &mut store, &pipeline, &prepared, |t| {
         if stream_to_stdout {
             out(t);
         }
     }))?;
     if app.json {
-        output::json(&pipeline::completion_json(
-            &completion,
-            convo.session.as_ref().map(|(_, n)| n.as_str()),
-            &prepared,
-        ));
+        output::json(&pipeline::completion_json(&outcome, convo.session.as_ref().map(|(_, n)| n.as_str()), &prepared));
     } else {
-        if !completion.content.ends_with('\n') {
+        if !outcome.completion.content.ends_with('\n') {
             outln("");
         }
-        if output::stderr_is_tty() && output::stdout_is_tty() {
-            eprintln!("{}", output::dim(&pipeline::stats_line(&completion)));
-        }
+        report_turn(&outcome, output::stdout_is_tty());
     }
     Ok(())
+}
+
+/// Notes after an answer, on stderr: always when the answer was cached or
+/// used corrections (so a script's log shows it), the timing line on a terminal.
+pub fn report_turn(outcome: &pipeline::TurnOutcome, interactive: bool) {
+    if let Some(model) = &outcome.routed {
+        if interactive {
+            eprintln!("{}", output::dim(&format!("routed to {model} by the prompt's intent")));
+        }
+    }
+    for id in &outcome.corrections {
+        eprintln!("{}", output::dim(&format!("note: the model was given the correction from record {id}")));
+    }
+    if outcome.cached.is_some() || (interactive && output::stderr_is_tty()) {
+        eprintln!("{}", output::dim(&pipeline::stats_line(outcome)));
+    }
 }
 
 /// A fresh conversation, or the named session's, with flags applied on top.
@@ -71,14 +82,11 @@ pub fn open_conversation(
     args: &ChatArgs,
     options: Options,
 ) -> anyhow::Result<Conversation> {
+    // MODEL_<INTENT> routing applies until the user names a model.
+    let routes = if args.model.is_some() { Default::default() } else { app.config.intent_models.clone() };
     let Some(name) = &args.session else {
-        return Ok(Conversation {
-            model: app.config.model.clone(),
-            system: args.system.clone(),
-            history: Vec::new(),
-            options,
-            session: None,
-        });
+        let model = args.model.clone().unwrap_or_else(|| app.config.model.clone());
+        return Ok(Conversation { routes, ..Conversation::new(model, args.system.clone(), options) });
     };
     let model = args.model.clone().unwrap_or_else(|| app.config.model.clone());
     if store.session(name)?.is_none() {
@@ -97,5 +105,6 @@ pub fn open_conversation(
         let id = convo.session.as_ref().map(|(id, _)| *id).expect("loaded sessions have an id");
         store.update_session_settings(id, &convo.model, convo.system.as_deref())?;
     }
+    convo.routes = routes;
     Ok(convo)
 }

@@ -1,11 +1,14 @@
 //! One module per command.
 
+pub mod cache;
 pub mod chat;
 pub mod completions;
 pub mod config;
 pub mod doctor;
+pub mod heuristics;
 pub mod info;
 pub mod models;
 pub mod nlp;
+pub mod rate;
 pub mod repl;
 pub mod sessions;

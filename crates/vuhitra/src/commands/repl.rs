@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::cli::ChatArgs;
 use crate::exit::Interrupted;
 use crate::output::{self, out, outln};
-use crate::pipeline::{self, Conversation};
+use crate::pipeline::{Conversation, Pipeline};
 
 const HELP: &str = "\
 Commands:
@@ -26,6 +26,7 @@ Commands:
   /save NAME       save the conversation; later turns are saved too
   /load NAME       continue a saved conversation
   /sessions        list saved conversations
+  /rate N [TEXT]   rate the last answer 0-5, optionally with a correction
   /exit            leave (Ctrl-D works too)
 Multi-line input: end a line with \\ or open a ``` block.
 Ctrl-C cancels an answer in progress.";
@@ -38,7 +39,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
     let history = FileBackedHistory::with_file(10_000, history_path.clone())
         .map_err(|e| anyhow::anyhow!("cannot open REPL history {}: {e}", history_path.display()))?;
     let mut editor = Reedline::create().with_history(Box::new(history)).with_validator(Box::new(MultiLine));
-    let nlp = pipeline::PromptAnalysis::new(&app.config);
+    let mut pipeline = Pipeline::new(&app.config);
     let mut pending: Vec<ContextFile> = Vec::new();
     // Context files given on the command line go with the first message.
     for path in &args.files {
@@ -63,7 +64,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             continue;
         }
         if let Some(cmd) = input.trim_start().strip_prefix('/') {
-            match slash(cmd, app, rt, &client, &mut store, &mut convo, &mut pending) {
+            match slash(cmd, app, rt, &client, &mut store, &pipeline, &mut convo, &mut pending) {
                 Ok(Flow::Exit) => break,
                 Ok(Flow::Continue) => {}
                 Err(e) => print_error(&e),
@@ -71,7 +72,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             continue;
         }
         let attached = std::mem::take(&mut pending);
-        let prepared = match pipeline::prepare(&input, attached.clone(), &[], app.config.max_context_file_size, &nlp) {
+        let prepared = match pipeline.prepare(&input, attached.clone(), &[], app.config.max_context_file_size) {
             Ok(p) => p,
             Err(e) => {
                 pending = attached;
@@ -79,12 +80,17 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
                 continue;
             }
         };
-        match rt.block_on(convo.turn(&client, &mut store, &prepared, out)) {
-            Ok(c) => {
-                if !c.content.ends_with('\n') {
+        if let Err(e) = rt.block_on(pipeline.ensure_intel(app, &prepared)) {
+            pending = attached;
+            print_error(&e);
+            continue;
+        }
+        match rt.block_on(convo.turn(&client, &mut store, &pipeline, &prepared, out)) {
+            Ok(t) => {
+                if !t.completion.content.ends_with('\n') {
                     outln("");
                 }
-                eprintln!("{}", output::dim(&pipeline::stats_line(&c)));
+                super::chat::report_turn(&t, true);
             }
             Err(e) => {
                 outln("");
@@ -102,12 +108,14 @@ enum Flow {
     Exit,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn slash(
     cmd: &str,
     app: &App,
     rt: &tokio::runtime::Runtime,
     client: &vuhitra_llm::OllamaClient,
     store: &mut vuhitra_store::Store,
+    pipeline: &Pipeline,
     convo: &mut Conversation,
     pending: &mut Vec<ContextFile>,
 ) -> anyhow::Result<Flow> {
@@ -120,6 +128,8 @@ fn slash(
             // Check it exists now rather than failing on the next message.
             rt.block_on(client.context_length(arg))?;
             convo.model = arg.to_string();
+            // A model the user picked wins over per-intent routing.
+            convo.routes.clear();
             persist_settings(store, convo)?;
             outln(&format!("model set to {arg}"));
         }
@@ -146,6 +156,19 @@ fn slash(
                 }
                 None => outln("conversation cleared"),
             }
+        }
+        "rate" => {
+            let (rating, correction) =
+                arg.split_once(char::is_whitespace).map_or((arg, None), |(r, c)| (r, Some(c.trim())));
+            let Some(id) = convo.last_record.clone() else {
+                return Err(crate::exit::usage(
+                    "nothing to rate yet",
+                    Some("/rate applies to the last answer; heuristics must be on (ENABLE_HEURISTICS)"),
+                ));
+            };
+            let rating = super::rate::parse_rating(rating)?;
+            rt.block_on(super::rate::apply(pipeline, &id, rating, correction.filter(|c| !c.is_empty())))?;
+            outln(&format!("rated {id}: {rating}/5{}", if correction.is_some() { " with a correction" } else { "" }));
         }
         "save" if arg.is_empty() => return Err(crate::exit::usage("/save needs a name", None)),
         "save" => {
