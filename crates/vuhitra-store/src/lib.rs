@@ -148,7 +148,7 @@ const MIGRATIONS: &[&str] = &[
      INSERT INTO heuristics (id, created_at, session, model, prompt, signature, intent, intent_confidence,
         sentiment, success, error, prompt_tokens, response_tokens, total_ms, load_ms, prompt_eval_ms, eval_ms,
         tokens_per_second)
-     SELECT printf('%011x%05x', CAST((julianday(t.created_at) - 2440587.5) * 86400000 AS INTEGER), t.id),
+     SELECT printf('%05x%011x', t.id, CAST((julianday(t.created_at) - 2440587.5) * 86400000 AS INTEGER)),
         CAST((julianday(t.created_at) - 2440587.5) * 86400000 AS INTEGER),
         (SELECT s.name FROM sessions s WHERE s.id = t.session_id), t.model, t.prompt,
         coalesce(t.signature, ''), coalesce(t.intent, ''), coalesce(t.intent_confidence, 0), coalesce(t.sentiment, 0),

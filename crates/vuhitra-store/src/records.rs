@@ -196,10 +196,11 @@ pub fn format_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-/// A new record id: 11 hex digits of milliseconds then 5 random ones, so ids
-/// sort by time and a short prefix is usually enough to name one.
+/// A new record id: 5 random hex digits, then 11 of milliseconds — the
+/// random part first so the first few characters name a record, even
+/// among records made in the same second.
 pub fn new_id() -> String {
-    format!("{:011x}{:05x}", now_ms() & 0xfff_ffff_ffff, fastrand::u32(..1 << 20))
+    format!("{:05x}{:011x}", fastrand::u32(..1 << 20), now_ms() & 0xfff_ffff_ffff)
 }
 
 /// Nearest-rank-with-interpolation percentile of sorted values.
