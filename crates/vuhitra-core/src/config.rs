@@ -105,7 +105,7 @@ pub const KEYS: &[KeySpec] = &[
     key("ENABLE_HEURISTICS", Kind::Bool, "true", "record heuristics per interaction"),
     key("PROMPT_SIGNATURE", Kind::Choice(&["nlp", "hash"]), "nlp", "how prompts are identified"),
     key("PROMPT_CACHE_TTL", Kind::Duration, "7d", "how long a cached answer lives"),
-    key("PROMPT_CACHE_THRESHOLD", Kind::Fraction, "0.9", "similarity a cache hit needs"),
+    key("PROMPT_CACHE_THRESHOLD", Kind::Fraction, "0.8", "similarity a cache hit needs"),
     key("EMBED_MODEL", Kind::Text, "all-minilm", "embedding model (none = lexical similarity only)"),
     key("SHOW_CORRECTIONS", Kind::Bool, "true", "show the model corrections of similar poorly rated prompts"),
     key("MODEL_CODE", Kind::Text, "", "model for code prompts (empty = MODEL)"),

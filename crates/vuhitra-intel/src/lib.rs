@@ -91,6 +91,8 @@ pub struct Refusal {
 pub struct Decision {
     pub hit: Option<Hit>,
     pub refused: Vec<Refusal>,
+    /// The most similar candidate that passed the guards but not the threshold.
+    pub closest_below: Option<Similarity>,
 }
 
 /// Picks the most similar candidate that passes every guard and reaches the
@@ -106,15 +108,19 @@ pub fn decide(
 ) -> Decision {
     let mut refused = Vec::new();
     let mut best: Option<Hit> = None;
+    let mut closest_below: Option<Similarity> = None;
     for entry in candidates {
         let cached = analyzer.analyze(&entry.prompt);
         let sim = similarity::score(prompt, &cached, vector, &entry);
         let exact = entry.signature == signature;
-        if let Err(m) = guards::check(prompt, &cached) {
+        if let Err(m) = guards::check(analyzer, prompt, &cached) {
             refused.push(Refusal { entry_id: entry.id.clone(), similarity: sim, reason: m.to_string() });
             continue;
         }
         if !exact && sim.combined < threshold {
+            if closest_below.is_none_or(|c| sim.combined > c.combined) {
+                closest_below = Some(sim);
+            }
             continue;
         }
         let rank = |h: &Hit| (h.exact, h.similarity.combined);
@@ -123,7 +129,7 @@ pub fn decide(
             best = Some(candidate);
         }
     }
-    Decision { hit: best, refused }
+    Decision { hit: best, refused, closest_below }
 }
 
 /// A cache lookup: an exact signature match first (still guarded), then
@@ -203,7 +209,7 @@ pub fn applicable_corrections(
         .filter(|r| r.correction.as_deref().is_some_and(|c| !c.trim().is_empty()))
         .filter(|r| {
             let earlier = analyzer.analyze(&r.prompt);
-            dice(&prompt.terms, &earlier.terms) >= min_overlap && guards::check(prompt, &earlier).is_ok()
+            dice(&prompt.terms, &earlier.terms) >= min_overlap && guards::check(analyzer, prompt, &earlier).is_ok()
         })
         .take(max)
         .collect()

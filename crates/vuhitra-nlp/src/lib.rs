@@ -29,6 +29,9 @@ pub struct Sentiment {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Analysis {
+    /// The text analysed.
+    #[serde(skip)]
+    pub text: String,
     pub tokens: Vec<String>,
     /// Content words, lowercased and stemmed, stop words removed, in order.
     pub terms: Vec<String>,
@@ -119,7 +122,18 @@ impl Analyzer {
         let key_phrases = key_phrases(text, 5);
         let signature =
             Signatures { nlp: self.nlp_signature(&terms, &negations, &entities), hash: hash_signature(text) };
-        Analysis { tokens, terms, negations, entities, sentiment: self.sentiment(text), intent, key_phrases, signature }
+        let sentiment = self.sentiment(text);
+        Analysis {
+            text: text.to_string(),
+            tokens,
+            terms,
+            negations,
+            entities,
+            sentiment,
+            intent,
+            key_phrases,
+            signature,
+        }
     }
 
     pub fn signature(&self, text: &str, mode: SignatureMode) -> String {
@@ -127,6 +141,11 @@ impl Analyzer {
             SignatureMode::Hash => hash_signature(text),
             SignatureMode::Nlp => self.analyze(text).signature.nlp,
         }
+    }
+
+    /// The Snowball stem of one lowercase word, as terms are stemmed.
+    pub fn stem(&self, word: &str) -> String {
+        self.stemmer.stem(word).into_owned()
     }
 
     fn terms(&self, words: &[&str]) -> Vec<String> {

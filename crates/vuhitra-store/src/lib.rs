@@ -464,7 +464,8 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
         // Version 3 turned turns into heuristics records.
-        let rows: Vec<(String, Option<String>, bool, f64, Option<f64>, i64)> = store
+        type Row = (String, Option<String>, bool, f64, Option<f64>, i64);
+        let rows: Vec<Row> = store
             .conn
             .prepare("SELECT prompt, session, success, total_ms, tokens_per_second, length(id) FROM heuristics ORDER BY prompt")
             .unwrap()

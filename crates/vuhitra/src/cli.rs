@@ -155,7 +155,7 @@ with word overlap), and also has the same model, system prompt, temperature clas
 context files and conversation so far, and the same numbers, names and negation.
 Entries live PROMPT_CACHE_TTL. `@cache` and `@nocache` in a prompt override.
 
-Example: vuhitra cache eval bench/cache-pairs.jsonl --threshold 0.85";
+Example: vuhitra cache eval bench/cache-pairs.jsonl --threshold 0.75";
 
 #[derive(Debug, Args)]
 pub struct RateArgs {

@@ -167,7 +167,8 @@ fn info_names_the_backend_of_each_part() {
     assert_eq!(j["backends"]["redis"], "Redis at redis://cache:6379");
     assert_eq!(j["backends"]["elasticsearch"], "embedded");
     assert!(j["features"].as_array().unwrap().iter().any(|f| f == "chat"));
-    assert!(j["backends"]["sessions and turns"].as_str().unwrap().starts_with("SQLite at "));
+    assert!(j["backends"]["sessions"].as_str().unwrap().starts_with("SQLite at "));
+    assert!(j["backends"]["heuristics and prompt cache"].as_str().unwrap().starts_with("SQLite at "));
 }
 
 #[test]

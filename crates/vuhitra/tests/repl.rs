@@ -145,6 +145,12 @@ fn repl_slash_commands_multiline_and_ctrl_c() {
     t.line("Answer briefly.");
     t.wait_for(" answer tokens");
 
+    // Feedback on the last answer.
+    t.line("/rate 9");
+    t.wait_for("is not a whole number from 0 to 5");
+    t.line("/rate 2 Otters, and say they hold hands.");
+    t.wait_for("with a correction");
+
     t.line("/save trip");
     t.wait_for("saved 2 messages as session trip");
     t.line("/sessions");
@@ -181,6 +187,10 @@ fn repl_slash_commands_multiline_and_ctrl_c() {
     let user = msgs[0]["content"].as_str().unwrap();
     assert!(user.contains("Otters hold hands"), "{user}");
     assert!(user.contains("What animal is this about?\nAnswer briefly."), "{user}");
+    let rated = env.run(&["--json", "heuristics", "list"]).ok().json();
+    let rated = rated.as_array().unwrap().iter().find(|r| r["rating"] == 2).expect("the /rate landed");
+    assert_eq!(rated["correction"], "Otters, and say they hold hands.");
+    assert_eq!(rated["prompt"], "What animal is this about?\nAnswer briefly.");
     // History persists across runs.
     let history = std::fs::read_to_string(env.home.path().join("history.txt")).unwrap();
     assert!(history.contains("/save trip"), "{history}");

@@ -170,6 +170,10 @@ fn read_pairs(path: &Path) -> anyhow::Result<Vec<Pair>> {
     Ok(pairs)
 }
 
+/// A pair, the hit its `b` got (if any), the lookup time in ms, and why the
+/// closest candidate was refused.
+type Outcome<'a> = (&'a Pair, Option<vuhitra_intel::Hit>, f64, Option<String>);
+
 /// Stores each pair's `a`, looks up its `b` (each pair in a scope of its
 /// own, in a scratch store), and scores the decisions against the labels.
 async fn eval(app: &App, path: &Path, threshold: f64) -> anyhow::Result<()> {
@@ -213,7 +217,7 @@ async fn eval(app: &App, path: &Path, threshold: f64) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     let store = Store::open(&dir.join("eval.db"))?;
     let now = now_ms();
-    let mut results = Vec::with_capacity(pairs.len());
+    let mut results: Vec<Outcome> = Vec::with_capacity(pairs.len());
     for (i, p) in pairs.iter().enumerate() {
         progress.items("pairs", "looking up pairs", pairs.len() as u64, i as u64);
         let scope = format!("pair-{i}");
@@ -245,7 +249,11 @@ async fn eval(app: &App, path: &Path, threshold: f64) -> anyhow::Result<()> {
         )
         .await?;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let refusal = d.refused.first().map(|r| r.reason.clone());
+        let refusal = d
+            .refused
+            .first()
+            .map(|r| r.reason.clone())
+            .or_else(|| d.closest_below.map(|s| format!("similarity {:.3} below the threshold", s.combined)));
         results.push((p, d.hit, ms, refusal));
     }
     progress.items("pairs", "looking up pairs", pairs.len() as u64, pairs.len() as u64);
@@ -253,9 +261,7 @@ async fn eval(app: &App, path: &Path, threshold: f64) -> anyhow::Result<()> {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 
-    let count = |f: &dyn Fn(&(&Pair, Option<vuhitra_intel::Hit>, f64, Option<String>)) -> bool| {
-        results.iter().filter(|r| f(r)).count()
-    };
+    let count = |f: &dyn Fn(&Outcome) -> bool| results.iter().filter(|r| f(r)).count();
     let tp = count(&|r| r.0.expect == "hit" && r.1.is_some());
     let fp = count(&|r| r.0.expect == "miss" && r.1.is_some());
     let fn_ = count(&|r| r.0.expect == "hit" && r.1.is_none());

@@ -12,11 +12,16 @@ pub fn run(app: &App) -> anyhow::Result<()> {
         None => "embedded".to_string(),
     };
     // Which backend each service slot selects with this configuration. The
-    // parts that use Redis, Elasticsearch and Spark are still being built;
-    // `features` says what this build does.
+    // parts that use Redis and Spark are still being built; `features` says
+    // what this build does.
+    let sqlite = format!("SQLite at {}", c.store_path().display());
     let backends = vec![
         ("models", format!("Ollama at {}", c.ollama_url)),
-        ("sessions and turns", format!("SQLite at {}", c.store_path().display())),
+        ("sessions", sqlite.clone()),
+        (
+            "heuristics and prompt cache",
+            c.elasticsearch_url.as_ref().map_or(sqlite, |u| format!("Elasticsearch at {}", mask_secrets(u.as_str()))),
+        ),
         ("redis", service(&c.redis_url, "Redis")),
         ("elasticsearch", service(&c.elasticsearch_url, "Elasticsearch")),
         ("spark", service(&c.spark_master, "Spark")),
@@ -27,14 +32,14 @@ pub fn run(app: &App) -> anyhow::Result<()> {
                 .map_or(format!("local, workspace {}", c.workspace.display()), |n| format!("container {n}")),
         ),
     ];
-    let features = ["chat", "sessions", "models", "config", "doctor"];
+    let features = ["chat", "sessions", "models", "config", "doctor", "nlp", "heuristics", "prompt cache", "routing"];
     let settings = vec![
         ("model", c.model.clone()),
         ("data dir", c.data_dir.display().to_string()),
         ("max context file", format!("{} bytes", c.max_context_file_size)),
         ("max uploaded file", format!("{} bytes", c.max_uploaded_file_size)),
         ("iterations dev/prod", format!("{}/{}", c.max_iterations_dev, c.max_iterations_prod)),
-        ("prompt cache", on_off(c.enable_prompt_cache).into()),
+        ("prompt cache", format!("{} (threshold {})", on_off(c.enable_prompt_cache), c.prompt_cache_threshold)),
         ("heuristics", on_off(c.enable_heuristics).into()),
         ("log level", c.log_level.clone()),
     ];
