@@ -78,7 +78,8 @@ const TECHNOLOGIES: &[&str] = &[
     "parquet", "html", "css", "markdown", "latex", "aws", "azure", "gcp", "ollama", "llama", "gemma", "mistral",
     "qwen", "duckdb", "datafusion", "jupyter", "cmake", "gcc", "clang", "llvm", "wasm", "webassembly", "grpc",
     "graphql", "ssh", "gpg", "openssl", "curl", "wget", "awk", "sed", "grep", "jq", "systemd", "cron", "dplyr",
-    "ggplot2", "tidyverse", "gsutil",
+    "ggplot2", "tidyverse", "gsutil", "pytest", "unittest", "jest", "mocha", "junit", "airflow", "dbt",
+    "snowflake", "bigquery", "sheets", "numbers", "libreoffice",
 ];
 
 /// Other names of the same technology.
@@ -164,7 +165,13 @@ fn has_form(words: &HashSet<String>, prefix: &str) -> bool {
     words.iter().any(|w| w.strip_prefix(prefix).is_some_and(|rest| ENDINGS.contains(&rest)))
 }
 
-const DIRECTION_WORDS: &[&str] = &["to", "into", "from", "than", "vs", "versus", "onto", "over"];
+/// Words that relate what is on their left to what is on their right, so
+/// swapping the two sides changes the request.
+#[rustfmt::skip]
+const DIRECTION_WORDS: &[&str] = &[
+    "to", "into", "from", "than", "vs", "versus", "onto", "over", "before", "after", "when", "while", "instead",
+    "rather", "unlike",
+];
 
 /// Lowercase tokens, with possessives also without their 's ("rust's").
 fn lower_words(a: &Analysis) -> HashSet<String> {
@@ -211,9 +218,12 @@ fn canonical_tech(word: &str) -> Option<&'static str> {
         .or_else(|| TECHNOLOGIES.iter().find(|t| **t == word).copied())
 }
 
-/// Technologies a prompt names, by canonical name.
+/// Technologies a prompt names, by canonical name; dotted, dashed and
+/// slashed tokens count by their parts ("unittest.mock", "pytest-mock").
 fn technologies(a: &Analysis) -> HashSet<&'static str> {
-    lower_words(a).iter().filter_map(|w| canonical_tech(w)).collect()
+    let words = lower_words(a);
+    let parts = words.iter().flat_map(|w| w.split(['.', '-', '/']).map(str::to_string));
+    words.iter().cloned().chain(parts).filter_map(|w| canonical_tech(&w)).collect()
 }
 
 /// Names, paths, URLs, emails and identifiers the prompt mentions
@@ -258,8 +268,20 @@ fn same_meaning(analyzer: &Analyzer, a: &str, b: &str) -> bool {
     })
 }
 
+/// Negated: a negation word, or a "non-" word ("non-blank", "nonzero").
+fn negated(a: &Analysis) -> bool {
+    !a.negations.is_empty()
+        || a.tokens.iter().any(|t| {
+            let lower = t.to_lowercase();
+            lower == "non" || (lower.starts_with("non") && lower.len() > 5 && !NON_WORDS.contains(&lower.as_str()))
+        })
+}
+
+/// Words that start with "non" without negating anything.
+const NON_WORDS: &[&str] = &["nonce", "nonces", "nonetheless", "nonsense"];
+
 pub fn check(analyzer: &Analyzer, ours: &Analysis, theirs: &Analysis) -> Result<(), Mismatch> {
-    if ours.negations.is_empty() != theirs.negations.is_empty() {
+    if negated(ours) != negated(theirs) {
         return Err(Mismatch::Negation);
     }
     let (n1, n2) = (numbers(ours), numbers(theirs));
@@ -279,7 +301,7 @@ pub fn check(analyzer: &Analyzer, ours: &Analysis, theirs: &Analysis) -> Result<
     let (w1, w2) = (lower_words(ours), lower_words(theirs));
     opposites(&w1, &w2)?;
     substitution(analyzer, ours, theirs)?;
-    direction(ours, theirs)
+    direction(analyzer, ours, theirs)
 }
 
 fn opposites(w1: &HashSet<String>, w2: &HashSet<String>) -> Result<(), Mismatch> {
@@ -362,15 +384,29 @@ const NOT_DIRECTIONAL: &[&str] =
 /// other prompt settles it; otherwise a word before the direction word in
 /// one prompt that is after it in the other, and one the other way round,
 /// mean a swap.
-fn direction(ours: &Analysis, theirs: &Analysis) -> Result<(), Mismatch> {
+fn direction(analyzer: &Analyzer, ours: &Analysis, theirs: &Analysis) -> Result<(), Mismatch> {
     let (j1, j2) = (joins(ours), joins(theirs));
     let words = |a: &Analysis, range: std::ops::Range<usize>| -> HashSet<String> {
-        a.tokens[range].iter().map(|t| t.to_lowercase()).filter(|w| !is_stop_word(w)).collect()
+        // Stemmed, so "investing" and "invest" are one word.
+        a.tokens[range]
+            .iter()
+            .map(|t| t.to_lowercase())
+            .filter(|w| !is_stop_word(w))
+            .map(|w| analyzer.stem(&w))
+            .collect()
     };
+    let (w1, w2) = (lower_words(ours), lower_words(theirs));
     for (i1, word, prev1, next1) in &j1 {
         let same_word: Vec<_> = j2.iter().filter(|(_, w, _, _)| w == word).collect();
         if same_word.iter().any(|(_, _, p, n)| p == prev1 && n == next1) {
             continue;
+        }
+        // The same start, then the other's continuation: "names from last
+        // to first" / "names from first to last".
+        if let Some((_, _, _, next2)) = same_word.iter().find(|(_, _, p, n)| p == prev1 && n != next1) {
+            if w2.contains(next1) && w1.contains(next2) {
+                return Err(Mismatch::Direction(next1.clone(), next2.clone()));
+            }
         }
         for (i2, ..) in same_word {
             let (before1, after1) = (words(ours, 0..*i1), words(ours, i1 + 1..ours.tokens.len()));
@@ -442,6 +478,9 @@ mod tests {
         assert!(matches!(refused("Send a reminder every morning", "Send a reminder every evening"), Substitution(..)));
         assert!(matches!(refused("convert celsius to fahrenheit", "convert fahrenheit to celsius"), Direction(..)));
         assert!(matches!(refused("Is Rust faster than Go?", "Is Go faster than Rust?"), Direction(..)));
+        assert!(matches!(refused("pay off debt before investing", "invest before paying off debt"), Direction(..)));
+        assert!(matches!(refused("count blank cells", "count non-blank cells"), Negation));
+        assert!(matches!(refused("mock it with unittest.mock", "mock it with pytest-mock"), Entity(_)));
         assert!(matches!(refused("Convert UTC time to local time", "Convert local time to UTC time"), Direction(..)));
         assert!(matches!(
             refused(
