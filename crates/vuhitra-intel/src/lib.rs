@@ -132,8 +132,23 @@ pub fn decide(
     Decision { hit: best, refused, closest_below }
 }
 
-/// A cache lookup: an exact signature match first (still guarded), then
-/// BM25 and kNN candidates from the store judged by `decide`.
+/// The unexpired entry with the prompt's exact signature in this scope, if
+/// it passes the guards ("convert C to F" and "convert F to C" share a
+/// signature). Needs no embedding, so it is tried first.
+pub async fn exact_hit<C: PromptCache>(
+    cache: &C,
+    analyzer: &Analyzer,
+    prompt: &Analysis,
+    signature: &str,
+    scope: &str,
+    now: i64,
+) -> Result<Option<Hit>, StoreError> {
+    let Some(entry) = cache.exact(scope, signature, now).await? else { return Ok(None) };
+    Ok(decide(analyzer, prompt, signature, None, vec![entry], 1.0).hit)
+}
+
+/// A cache lookup: an exact signature match first, then BM25 and kNN
+/// candidates from the store judged by `decide`.
 #[allow(clippy::too_many_arguments)]
 pub async fn lookup<C: PromptCache>(
     cache: &C,
@@ -145,11 +160,8 @@ pub async fn lookup<C: PromptCache>(
     threshold: f64,
     now: i64,
 ) -> Result<Decision, StoreError> {
-    if let Some(entry) = cache.exact(scope, signature, now).await? {
-        let d = decide(analyzer, prompt, signature, None, vec![entry], 1.0);
-        if d.hit.is_some() {
-            return Ok(d);
-        }
+    if let Some(hit) = exact_hit(cache, analyzer, prompt, signature, scope, now).await? {
+        return Ok(Decision { hit: Some(hit), refused: Vec::new(), closest_below: None });
     }
     let query = vector.map(|(model, vector)| QueryVector { model, vector });
     let candidates = cache.candidates(scope, &terms_text(prompt), query, 5, now).await?;

@@ -14,6 +14,11 @@ const RECORD_COLUMNS: &str = "id, created_at, session, model, prompt, terms, sig
 const ENTRY_COLUMNS: &str = "id, scope, signature, prompt, terms, answer, model, embed_model, embedding, negated,
     numbers, entities, created_at, last_hit_at, hit_count, expires_at";
 
+/// A column list with each column prefixed by a table alias, for joins.
+fn qualified(columns: &str, alias: &str) -> String {
+    columns.split(',').map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
 fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).expect("a list of strings serialises")
 }
@@ -242,7 +247,7 @@ impl HeuristicsStore for Store {
 
     async fn corrections(&self, terms: &str, max_rating: u8, limit: usize) -> Result<Vec<HeuristicRecord>> {
         let Some(query) = fts_any(terms) else { return Ok(Vec::new()) };
-        let columns = RECORD_COLUMNS.split(',').map(|c| format!("h.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let columns = qualified(RECORD_COLUMNS, "h");
         self.query_all(
             &format!(
                 "SELECT {columns} FROM heuristics_fts f JOIN heuristics h ON h.rowid = f.rowid
@@ -322,7 +327,7 @@ impl PromptCache for Store {
     ) -> Result<Vec<CacheEntry>> {
         let mut found: Vec<CacheEntry> = Vec::new();
         if let Some(query) = fts_any(terms) {
-            let columns = ENTRY_COLUMNS.split(',').map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ");
+            let columns = qualified(ENTRY_COLUMNS, "c");
             found = self.query_all(
                 &format!(
                     "SELECT {columns} FROM prompt_cache_fts f JOIN prompt_cache c ON c.rowid = f.rowid

@@ -57,7 +57,6 @@ pub enum Command {
     /// Show, check and create configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Analyse a prompt: intent, entities, sentiment, key phrases, signature.
     /// Rate an answer 0-5 (the last one when no ID is given), optionally with a correction.
     #[command(after_help = RATE_HELP)]
     Rate(RateArgs),
@@ -67,6 +66,7 @@ pub enum Command {
     /// The similarity prompt cache (ENABLE_PROMPT_CACHE).
     #[command(subcommand, after_help = CACHE_HELP)]
     Cache(CacheCommand),
+    /// Analyse a prompt: intent, entities, sentiment, key phrases, signature.
     #[command(visible_alias = "analyze-prompt", after_help = NLP_HELP)]
     Nlp {
         /// The text (words are joined); piped stdin is read when it is omitted.
@@ -159,7 +159,7 @@ Example: vuhitra cache eval bench/cache-pairs.jsonl --threshold 0.75";
 
 #[derive(Debug, Args)]
 pub struct RateArgs {
-    /// [ID] RATING: the record id (or a unique prefix; default the last answer) and 0-5.
+    /// [ID] RATING: a record id or a unique start of one (default: the last answer), then 0-5.
     #[arg(num_args = 1..=2, value_names = ["ID", "RATING"], required = true)]
     pub args: Vec<String>,
     /// What the answer should have been; shown to the model for similar prompts.

@@ -345,8 +345,9 @@ struct Lookup {
     vector: Option<(String, Vec<f32>)>,
 }
 
-/// The guarded lookup, with the prompt embedded first (when an embedding
-/// model is available) so the vector can be stored with the answer.
+/// The guarded lookup. The exact signature is tried before the prompt is
+/// embedded, so a repeated prompt costs no embedding call; on a miss the
+/// vector is kept for storing the answer.
 async fn cache_lookup(
     intel: &Intel,
     client: &OllamaClient,
@@ -354,10 +355,16 @@ async fn cache_lookup(
     prompt: &PreparedPrompt,
     scope: &str,
 ) -> anyhow::Result<Lookup> {
+    let (analyzer, threshold, now) = (&pipeline.analyzer, pipeline.threshold, now_ms());
+    let (analysis, signature) = (&prompt.analysis, prompt.signature.as_str());
+    if let Some(hit) =
+        on_backend!(intel, b => vuhitra_intel::exact_hit(b, analyzer, analysis, signature, scope, now).await)?
+    {
+        return Ok(Lookup { hit: Some(hit), vector: None });
+    }
     let vector = intel.embed(client, &prompt.question).await;
     let qv = vector.as_ref().map(|(m, v)| (m.as_str(), v.as_slice()));
-    let (analyzer, threshold, now) = (&pipeline.analyzer, pipeline.threshold, now_ms());
-    let d = on_backend!(intel, b => vuhitra_intel::lookup(b, analyzer, &prompt.analysis, &prompt.signature, qv, scope, threshold, now).await)?;
+    let d = on_backend!(intel, b => vuhitra_intel::lookup(b, analyzer, analysis, signature, qv, scope, threshold, now).await)?;
     for r in &d.refused {
         tracing::debug!("cache entry {} refused: {} (similarity {:.3})", r.entry_id, r.reason, r.similarity.combined);
     }

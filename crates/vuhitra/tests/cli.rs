@@ -29,8 +29,19 @@ fn help_teaches_with_examples_and_every_command() {
     ] {
         assert!(r.stdout.contains(word), "--help lacks {word:?}:\n{}", r.stdout);
     }
+    // Each command is listed with its own summary.
+    for (command, summary) in [
+        ("rate", "Rate an answer 0-5"),
+        ("heuristics", "What was asked"),
+        ("cache", "The similarity prompt cache"),
+        ("nlp", "Analyse a prompt"),
+    ] {
+        let line = r.stdout.lines().find(|l| l.trim_start().starts_with(command)).unwrap_or_default();
+        assert!(line.contains(summary), "{command}: {line:?}\n{}", r.stdout);
+    }
     let chat = TestEnv::new().run(&["chat", "--help"]).ok();
     assert!(chat.stdout.contains("@file:PATH"), "{}", chat.stdout);
+    assert!(chat.stdout.contains("@cache") && chat.stdout.contains("vuhitra rate"), "{}", chat.stdout);
     assert!(chat.stdout.contains("REPL"), "{}", chat.stdout);
 }
 

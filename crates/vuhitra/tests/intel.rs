@@ -2,19 +2,11 @@
 //! feedback, stats, routing, corrections, and the prompt cache, on the
 //! embedded store and on the real Elasticsearch scripts/test starts.
 
+#[macro_use]
 mod common;
 
 use common::{elasticsearch, ollama, Ollama, TestEnv};
 use serde_json::{json, Value};
-
-macro_rules! need {
-    ($e:expr) => {
-        match $e {
-            Some(v) => v,
-            None => return,
-        }
-    };
-}
 
 const SHORT: &[&str] = &["--max-tokens", "8", "--seed", "7", "--temperature", "0"];
 

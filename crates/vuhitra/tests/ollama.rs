@@ -1,6 +1,7 @@
 //! Chat and models against the real Ollama that scripts/test starts
 //! (built from its Go module, serving gemma3 270M).
 
+#[macro_use]
 mod common;
 
 use std::io::{Read, Write};
@@ -9,15 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use common::{ollama, TestEnv};
-
-macro_rules! need {
-    ($e:expr) => {
-        match $e {
-            Some(v) => v,
-            None => return,
-        }
-    };
-}
 
 /// Short answers keep the suite fast on two CPU cores.
 const SHORT: &[&str] = &["--max-tokens", "8", "--seed", "7", "--temperature", "0"];

@@ -1,10 +1,21 @@
 //! Shared helpers for the end-to-end tests: each test runs `vuhitra` in a
 //! fresh data dir and working dir, with the caller's configuration removed
 //! from the environment so nothing on the machine leaks in.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+/// The value of an `Option` from a service helper, or the end of the test
+/// (the helper has already said SKIPPED, or failed it under CI).
+macro_rules! need {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => return,
+        }
+    };
+}
 
 pub struct TestEnv {
     pub home: tempfile::TempDir,
