@@ -120,6 +120,11 @@ pub const KEYS: &[KeySpec] = &[
     key("ELASTICSEARCH_INDEX_PREFIX", Kind::IndexPrefix, "vuhitra", "prefix of Vuhitra's index and alias names"),
     key("SPARK_MASTER", Kind::ServiceUrl(&["spark", "sc"]), "", "Spark master (empty = embedded)"),
     key("SANDBOX_CONTAINER", Kind::Text, "", "sandbox container (empty = local sandbox)"),
+    key("SANDBOX_TIMEOUT", Kind::Duration, "60s", "wall-clock limit of one sandboxed command"),
+    key("SANDBOX_CPU_TIME", Kind::Duration, "60s", "CPU-time limit of one sandboxed command"),
+    key("SANDBOX_MEMORY", Kind::Size, "1GiB", "address-space limit of one sandboxed command"),
+    key("SANDBOX_MAX_PROCESSES", Kind::Int { min: 1, max: 4096 }, "64", "processes one sandboxed command may start"),
+    key("SANDBOX_MAX_OUTPUT", Kind::Size, "1MiB", "stdout and stderr kept per sandboxed command"),
     key("VUHITRA_HOME", Kind::Path, "", "data directory"),
     key("WORKSPACE_PATH", Kind::Path, "", "sandbox workspace"),
     key("LOG_LEVEL", Kind::LogLevel, "INFO", "log verbosity"),
@@ -359,6 +364,13 @@ impl RawConfig {
             elasticsearch_url: url("ELASTICSEARCH_URL")?,
             spark_master: url("SPARK_MASTER")?,
             sandbox_container: Some(text("SANDBOX_CONTAINER")?).filter(|s| !s.is_empty()),
+            sandbox: SandboxLimits {
+                timeout_secs: int("SANDBOX_TIMEOUT")?,
+                cpu_secs: int("SANDBOX_CPU_TIME")?,
+                memory_bytes: int("SANDBOX_MEMORY")?,
+                max_processes: int("SANDBOX_MAX_PROCESSES")?,
+                max_output_bytes: int("SANDBOX_MAX_OUTPUT")?,
+            },
             data_dir,
             workspace,
             log_level,
@@ -554,11 +566,22 @@ pub struct Config {
     pub elasticsearch_url: Option<Url>,
     pub spark_master: Option<Url>,
     pub sandbox_container: Option<String>,
+    pub sandbox: SandboxLimits,
     pub data_dir: PathBuf,
     pub workspace: PathBuf,
     pub log_level: String,
     /// The raw layer, kept for `config show`.
     pub raw: RawConfig,
+}
+
+/// Default limits of a sandboxed command (flags of `vuhitra run` override).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxLimits {
+    pub timeout_secs: u64,
+    pub cpu_secs: u64,
+    pub memory_bytes: u64,
+    pub max_processes: u64,
+    pub max_output_bytes: u64,
 }
 
 impl Config {

@@ -87,7 +87,7 @@ pub(crate) fn fts_any(terms: &str) -> Option<String> {
 }
 
 impl Store {
-    fn query_all<T>(
+    pub(crate) fn query_all<T>(
         &self,
         sql: &str,
         params: impl rusqlite::Params,

@@ -10,8 +10,10 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 pub mod elastic;
 mod embedded;
+mod files;
 mod records;
 
+pub use files::WorkspaceFile;
 pub use records::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,8 @@ impl StoreError {
 fn list_command(what: &str) -> &'static str {
     if what.contains("cache") {
         "cache list"
+    } else if what.contains("workspace") {
+        "files list"
     } else {
         "heuristics list"
     }
@@ -194,6 +198,17 @@ const MIGRATIONS: &[&str] = &[
         attempts INTEGER NOT NULL DEFAULT 0,
         last_error TEXT
      );",
+    // 4: files uploaded into the sandbox workspace.
+    "CREATE TABLE workspace_files (
+        name TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        uploaded_at INTEGER NOT NULL,
+        expires_at INTEGER
+     );
+     CREATE INDEX workspace_files_by_expiry ON workspace_files(expires_at);",
 ];
 
 pub struct Store {

@@ -66,6 +66,15 @@ pub enum Command {
     /// The similarity prompt cache (ENABLE_PROMPT_CACHE).
     #[command(subcommand, after_help = CACHE_HELP)]
     Cache(CacheCommand),
+    /// Copy files into the sandbox workspace (size-limited, registered with checksum and type).
+    #[command(after_help = UPLOAD_HELP)]
+    Upload(UploadArgs),
+    /// Files in the sandbox workspace.
+    #[command(subcommand)]
+    Files(FilesCommand),
+    /// Run a script or a command in the sandbox, with limits and no network.
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
     /// Analyse a prompt: intent, entities, sentiment, key phrases, signature.
     #[command(visible_alias = "analyze-prompt", after_help = NLP_HELP)]
     Nlp {
@@ -156,6 +165,83 @@ context files and conversation so far, and the same numbers, names and negation.
 Entries live PROMPT_CACHE_TTL. `@cache` and `@nocache` in a prompt override.
 
 Example: vuhitra cache eval bench/cache-pairs.jsonl --threshold 0.75";
+
+const UPLOAD_HELP: &str = "\
+Examples:
+  vuhitra upload sales.csv notes.md
+  vuhitra upload big.parquet --ttl 1h       (removed by the first command after an hour)
+  vuhitra upload ~/Downloads/export.csv --as q3.csv
+
+The size limit (MAX_UPLOADED_FILE_SIZE) applies to the bytes read. Symbolic
+links, directories and devices are refused; names are single, visible file names.";
+
+const RUN_HELP: &str = "\
+Examples:
+  vuhitra run job.py                      (a workspace file, or a local file uploaded first)
+  vuhitra run job.py --rows 10            (arguments after the file go to the script)
+  vuhitra run -- python3 -c 'print(6*7)'
+  vuhitra run --timeout 5m --memory 2GiB -- ./build.sh
+
+The command runs in the workspace with a scrubbed environment, no network
+(unless --network), and limits on time (SANDBOX_TIMEOUT), CPU (SANDBOX_CPU_TIME),
+memory (SANDBOX_MEMORY), file size (MAX_UPLOADED_FILE_SIZE), processes
+(SANDBOX_MAX_PROCESSES) and kept output (SANDBOX_MAX_OUTPUT). Locally it can
+write only inside the workspace (Landlock). With SANDBOX_CONTAINER set it runs
+in that container through the Docker API.";
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Remove the files this long after the upload (90s, 15m, 1h, 7d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl: Option<u64>,
+    /// The name in the workspace (one file only).
+    #[arg(long = "as", value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+fn parse_duration(s: &str) -> Result<u64, String> {
+    vuhitra_core::config::parse_duration_secs(s).ok_or_else(|| "expected a duration such as 90s, 15m, 1h or 7d".into())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FilesCommand {
+    /// Registered files with size, type, checksum and expiry.
+    #[command(alias = "ls")]
+    List,
+    /// Delete a file from the workspace.
+    #[command(alias = "delete")]
+    Rm { name: String },
+    /// Delete expired files (--expired, the default) or every file (--all).
+    Cleanup {
+        #[arg(long, conflicts_with = "all")]
+        expired: bool,
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A file (in the workspace, or a local one, uploaded first) runs as a script by its
+    /// extension (.py, .sh, .js, .rb; else as a program); anything else runs as a command.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "FILE|-- CMD")]
+    pub command: Vec<String>,
+    /// Wall-clock limit (overrides SANDBOX_TIMEOUT).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<u64>,
+    /// Memory limit (overrides SANDBOX_MEMORY), e.g. 512MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
+    /// Allow network access.
+    #[arg(long)]
+    pub network: bool,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    vuhitra_core::config::parse_size(s).ok_or_else(|| "expected a size such as 512MiB or 2GiB".into())
+}
 
 #[derive(Debug, Args)]
 pub struct RateArgs {

@@ -7,6 +7,7 @@ use vuhitra_core::config::ConfigError;
 use vuhitra_core::context_files::ContextFileError;
 use vuhitra_core::keywords::KeywordError;
 use vuhitra_llm::OllamaError;
+use vuhitra_sandbox::{SandboxError, UploadError};
 use vuhitra_store::StoreError;
 
 /// A mistake in how the command was used.
@@ -59,6 +60,12 @@ fn classify(err: &anyhow::Error) -> Classified {
             return c(1, e.hint());
         }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
+            return c(1, e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<UploadError>() {
+            return c(if e.is_usage() { 2 } else { 1 }, e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<SandboxError>() {
             return c(1, e.hint());
         }
         if let Some(e) = cause.downcast_ref::<Interrupted>() {

@@ -16,6 +16,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The sandbox helper: confine, then exec the command. It runs before
+    // anything else (no configuration, no threads), see vuhitra-sandbox.
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some("__sandbox-exec") {
+        let command = raw.iter().skip(2).skip_while(|a| *a == "--").cloned().collect::<Vec<_>>();
+        let Some((program, args)) = command.split_first() else { return ExitCode::from(2) };
+        return ExitCode::from(vuhitra_sandbox::confine::helper_main(program, args) as u8);
+    }
     let cli = cli::Cli::parse();
     let json = cli.json;
     match run(cli) {
@@ -38,6 +46,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         _ => {}
     }
     let app = app::App::load(&cli)?;
+    commands::files::remove_expired(&app);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     match cli.command {
         Command::Chat(args) => commands::chat::run(&app, &rt, args),
@@ -47,6 +56,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             commands::config::validate(&app::sources(&cli), cli.json)?;
             rt.block_on(commands::doctor::run(&app, true))
         }
+        Command::Upload(args) => commands::files::upload(&app, args),
+        Command::Files(cmd) => commands::files::run(&app, cmd),
+        Command::Run(args) => rt.block_on(commands::run::run(&app, args)),
         Command::Rate(args) => rt.block_on(commands::rate::run(&app, args)),
         Command::Heuristics(cmd) => rt.block_on(commands::heuristics::run(&app, cmd)),
         Command::Cache(cmd) => rt.block_on(commands::cache::run(&app, cmd)),

@@ -239,40 +239,27 @@ fn tempfile_in(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::remove_file(probe)
 }
 
-/// Asks the Docker Engine API whether the sandbox container runs. One GET
-/// over the Unix socket is all doctor needs, so it is written out here; the
-/// sandbox executor itself uses a full Docker client.
+/// Asks the Docker Engine API whether the sandbox container runs.
 async fn probe_container(name: &str) -> Probe {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let socket = std::env::var("DOCKER_HOST")
-        .ok()
-        .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
-        .unwrap_or_else(|| "/var/run/docker.sock".to_string());
+    let socket = vuhitra_sandbox::docker::docker_socket();
     let p = Probe::new("sandbox", format!("container {name} via {socket}"));
     let start = Instant::now();
-    let request = async {
-        let mut s = tokio::net::UnixStream::connect(&socket).await?;
-        s.write_all(format!("GET /containers/{name}/json HTTP/1.0\r\nHost: docker\r\n\r\n").as_bytes()).await?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await?;
-        Ok::<_, std::io::Error>(String::from_utf8_lossy(&buf).into_owned())
-    };
-    let resp = match tokio::time::timeout(PROBE_TIMEOUT, request).await {
+    let path = format!("/containers/{name}/json");
+    let request = vuhitra_sandbox::docker::request(&socket, "GET", &path, None);
+    let (status, body) = match tokio::time::timeout(PROBE_TIMEOUT, request).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return p.fail(format!("Docker API unreachable at {socket}: {e}")),
         Err(_) => return p.fail("Docker API did not answer within 5 s"),
     };
     let p = p.timed(start);
-    let status_line = resp.lines().next().unwrap_or_default();
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or_default();
-    if status_line.contains(" 404") {
+    if status == 404 {
         return p.fail(format!("no container named {name}"));
     }
-    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     if v["State"]["Running"].as_bool() == Some(true) {
         Probe { version: v["Config"]["Image"].as_str().map(str::to_string), ..p }.with_detail("running")
     } else {
-        p.fail(format!("container {name} is not running ({})", status_line.trim()))
+        p.fail(format!("container {name} is not running (HTTP {status})"))
     }
 }
 

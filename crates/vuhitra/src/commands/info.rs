@@ -32,7 +32,19 @@ pub fn run(app: &App) -> anyhow::Result<()> {
                 .map_or(format!("local, workspace {}", c.workspace.display()), |n| format!("container {n}")),
         ),
     ];
-    let features = ["chat", "sessions", "models", "config", "doctor", "nlp", "heuristics", "prompt cache", "routing"];
+    let features = [
+        "chat",
+        "sessions",
+        "models",
+        "config",
+        "doctor",
+        "nlp",
+        "heuristics",
+        "prompt cache",
+        "routing",
+        "uploads",
+        "sandbox run",
+    ];
     let settings = vec![
         ("model", c.model.clone()),
         ("data dir", c.data_dir.display().to_string()),

@@ -1,0 +1,99 @@
+//! `vuhitra run FILE [ARGS]` and `vuhitra run -- CMD [ARGS]`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use vuhitra_sandbox::docker::{docker_socket, DockerExecutor};
+use vuhitra_sandbox::{Executor, LocalExecutor, RunOutcome, RunSpec, Workspace};
+use vuhitra_store::now_ms;
+
+use crate::app::App;
+use crate::cli::RunArgs;
+use crate::output::{self, out};
+
+/// Scripts run through their interpreter, found by extension.
+fn interpreter(name: &str) -> Option<&'static str> {
+    match Path::new(name).extension().and_then(|e| e.to_str()) {
+        Some("py") => Some("python3"),
+        Some("sh") => Some("sh"),
+        Some("js") | Some("mjs") => Some("node"),
+        Some("rb") => Some("ruby"),
+        Some("pl") => Some("perl"),
+        _ => None,
+    }
+}
+
+pub async fn run(app: &App, args: RunArgs) -> anyhow::Result<()> {
+    let store = app.store()?;
+    let ws = Workspace::open(&app.config.workspace)?;
+    let (first, rest) = args.command.split_first().expect("clap requires a command");
+    // A file (registered, or local and uploaded now) runs as a script.
+    let script = if store.workspace_file(first).ok().flatten().is_some() {
+        Some(first.clone())
+    } else if Path::new(first).is_file() {
+        let f = ws.upload(&store, Path::new(first), None, app.config.max_uploaded_file_size, None, now_ms())?;
+        Some(f.name)
+    } else {
+        None
+    };
+    let (program, mut argv) = match &script {
+        Some(name) => match interpreter(name) {
+            Some(i) => (i.to_string(), vec![name.clone()]),
+            None => (format!("./{name}"), vec![]),
+        },
+        None => (first.clone(), vec![]),
+    };
+    argv.extend(rest.iter().cloned());
+    let limits = app.config.sandbox;
+    let spec = RunSpec {
+        program,
+        args: argv,
+        workdir: if app.config.sandbox_container.is_some() { "/workspace".into() } else { ws.root().to_path_buf() },
+        timeout: Duration::from_secs(args.timeout.unwrap_or(limits.timeout_secs)),
+        cpu_seconds: limits.cpu_secs,
+        memory_bytes: args.memory.unwrap_or(limits.memory_bytes),
+        file_size_bytes: app.config.max_uploaded_file_size,
+        max_processes: limits.max_processes,
+        output_cap: limits.max_output_bytes as usize,
+        network: args.network,
+    };
+    let outcome = match &app.config.sandbox_container {
+        Some(c) => DockerExecutor { container: c.clone(), socket: docker_socket() }.run(&spec).await?,
+        None => LocalExecutor { helper: std::env::current_exe()? }.run(&spec).await?,
+    };
+    report(app, &spec, &outcome)
+}
+
+fn report(app: &App, spec: &RunSpec, o: &RunOutcome) -> anyhow::Result<()> {
+    let why = (!o.success()).then(|| match (o.limit, o.exit_code, &o.signal) {
+        (Some("timeout"), ..) => format!("stopped at the time limit ({} s)", spec.timeout.as_secs()),
+        (Some(limit), ..) => format!("stopped by the {limit} limit"),
+        (None, Some(code), _) => format!("the command exited with status {code}"),
+        (None, None, Some(sig)) => format!("the command was killed by {sig}"),
+        _ => "the command failed".into(),
+    });
+    if app.json {
+        output::json(&serde_json::json!({
+            "command": std::iter::once(&spec.program).chain(&spec.args).collect::<Vec<_>>(),
+            "success": o.success(),
+            "failure": why,
+            "outcome": o,
+        }));
+    } else {
+        out(&o.stdout);
+        eprint!("{}", o.stderr);
+        for (stream, dropped) in [("stdout", o.stdout_dropped), ("stderr", o.stderr_dropped)] {
+            if dropped > 0 {
+                eprintln!("[{stream}: {dropped} more bytes not kept (SANDBOX_MAX_OUTPUT)]");
+            }
+        }
+        if let Some(w) = &why {
+            eprintln!("error: {w}");
+        }
+    }
+    match why {
+        // Already reported above, in the chosen format.
+        Some(w) => Err(crate::exit::ChecksFailed(w, 1).into()),
+        None => Ok(()),
+    }
+}

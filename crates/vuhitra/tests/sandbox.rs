@@ -1,0 +1,241 @@
+//! Uploads into the workspace and `vuhitra run` end to end: every limit is
+//! shown holding against a real command (a loop, a fork bomb, a memory hog,
+//! gigabytes of output, a write outside the workspace, a socket), and bad
+//! uploads leave nothing behind.
+
+#[macro_use]
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::TestEnv;
+use serde_json::Value;
+
+/// A test env whose workspace the sandbox account can reach (tempdirs are
+/// 0700, and the suite runs as root in CI).
+fn env() -> TestEnv {
+    let mut env = TestEnv::new();
+    std::fs::set_permissions(env.home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ws = env.home.path().join("workspace").display().to_string();
+    env.set("WORKSPACE_PATH", &ws);
+    env
+}
+
+fn workspace_entries(env: &TestEnv) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(env.home.path().join("workspace"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn have_python() -> bool {
+    if common::have("python3") {
+        return true;
+    }
+    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "python3 is required under CI");
+    eprintln!("SKIPPED: python3 not installed");
+    false
+}
+
+fn run_json(env: &TestEnv, args: &[&str]) -> (i32, Value) {
+    let mut full = vec!["--json", "run"];
+    full.extend_from_slice(args);
+    let r = env.run(&full);
+    (r.code, r.json())
+}
+
+#[test]
+fn uploads_are_registered_with_checksum_type_and_size() {
+    let env = env();
+    let csv = env.file("sales.csv", "region,amount\nnorth,10\nsouth,20\n");
+    let bin = env.file("blob.csv", [0u8, 1, 2, 3, 255, 0, 7]);
+    let out = env.run(&["--json", "upload", csv.to_str().unwrap(), bin.to_str().unwrap()]).ok().json();
+    assert_eq!(out[0]["name"], "sales.csv");
+    assert_eq!(out[0]["kind"], "csv");
+    assert_eq!(out[0]["size"], 32);
+    assert_eq!(out[0]["sha256"], vuhitra_nlp::sha256_hex(b"region,amount\nnorth,10\nsouth,20\n").as_str());
+    assert_eq!(out[1]["kind"], "binary", "a binary file named .csv is detected as binary");
+    let list = env.run(&["--json", "files", "list"]).ok().json();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(workspace_entries(&env), ["blob.csv", "sales.csv"]);
+    env.run(&["files", "rm", "blob.csv"]).ok();
+    assert_eq!(workspace_entries(&env), ["sales.csv"]);
+    env.run(&["files", "rm", "blob.csv"]).fails_with(1);
+    let all = env.run(&["--json", "files", "cleanup", "--all"]).ok().json();
+    assert_eq!(all["deleted"], serde_json::json!(["sales.csv"]));
+    assert!(workspace_entries(&env).is_empty());
+}
+
+#[test]
+fn bad_uploads_are_refused_and_leave_nothing_behind() {
+    let mut env = env();
+    env.set("MAX_UPLOADED_FILE_SIZE", "1KiB");
+    let big = env.file("big.csv", "x".repeat(4096));
+    let r = env.run(&["upload", big.to_str().unwrap()]).fails_with(2);
+    assert!(r.stderr.contains("big.csv") && r.stderr.contains("MAX_UPLOADED_FILE_SIZE"), "{}", r.stderr);
+    let empty = env.file("empty.csv", "");
+    let r = env.run(&["upload", empty.to_str().unwrap()]).fails_with(2);
+    assert!(r.stderr.contains("empty.csv is empty"), "{}", r.stderr);
+    let target = env.file("real.txt", "data");
+    let link = env.cwd.path().join("link.txt");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let r = env.run(&["upload", link.to_str().unwrap()]).fails_with(2);
+    assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
+    let r = env.run(&["upload", env.cwd.path().to_str().unwrap()]).fails_with(2);
+    assert!(r.stderr.contains("a directory"), "{}", r.stderr);
+    let r = env.run(&["upload", "/dev/zero"]).fails_with(2);
+    assert!(r.stderr.contains("a device"), "reading /dev/zero would never end: {}", r.stderr);
+    for bad in ["../escape.txt", "/etc/passwd", ".hidden"] {
+        let r = env.run(&["upload", target.to_str().unwrap(), "--as", bad]).fails_with(2);
+        assert!(r.stderr.contains("not a usable file name"), "{bad}: {}", r.stderr);
+    }
+    env.run(&["upload", "missing.csv"]).fails_with(2);
+    assert!(workspace_entries(&env).is_empty(), "no partial or temporary file is left: {:?}", workspace_entries(&env));
+    assert_eq!(env.run(&["--json", "files", "list"]).ok().json(), serde_json::json!([]));
+    // A traversal in the source path only picks the file; its name lands inside.
+    let nested = env.cwd.path().join("sub");
+    std::fs::create_dir(&nested).unwrap();
+    let up = format!("{}/../real.txt", nested.display());
+    let out = env.run(&["--json", "upload", &up]).ok().json();
+    assert_eq!(out[0]["name"], "real.txt");
+    assert_eq!(workspace_entries(&env), ["real.txt"]);
+}
+
+#[test]
+fn expired_uploads_are_removed_by_the_next_command() {
+    let env = env();
+    let f = env.file("short.txt", "lives briefly");
+    env.run(&["upload", f.to_str().unwrap(), "--ttl", "1s"]).ok();
+    let listed = env.run(&["--json", "files", "list"]).ok().json();
+    assert!(listed[0]["expires_at"].is_number());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.run(&["info"]).ok(); // any command
+    assert!(workspace_entries(&env).is_empty());
+    assert_eq!(env.run(&["--json", "files", "list"]).ok().json(), serde_json::json!([]));
+}
+
+#[test]
+fn scripts_and_commands_run_in_the_workspace_with_a_scrubbed_environment() {
+    if !have_python() {
+        return;
+    }
+    let mut env = env();
+    env.set("VUHITRA_SECRET_TOKEN", "hunter2");
+    env.file(
+        "job.py",
+        "import os,sys\nprint('args', sys.argv[1:])\nprint(sorted(os.environ))\nopen('result.txt','w').write('done')\n",
+    );
+    let (code, j) = run_json(&env, &["job.py", "--rows", "10"]);
+    assert_eq!(code, 0, "{j}");
+    let stdout = j["outcome"]["stdout"].as_str().unwrap();
+    assert!(stdout.contains("args ['--rows', '10']"), "{stdout}");
+    assert!(!stdout.contains("VUHITRA_SECRET_TOKEN") && !stdout.contains("OLLAMA"), "environment scrubbed: {stdout}");
+    assert_eq!(std::fs::read_to_string(env.home.path().join("workspace/result.txt")).unwrap(), "done");
+    let (code, j) = run_json(&env, &["sh", "-c", "exit 3"]);
+    assert_eq!((code, j["outcome"]["exit_code"].clone()), (1, serde_json::json!(3)));
+    assert_eq!(j["failure"], "the command exited with status 3");
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_at_the_time_limit() {
+    let env = env();
+    let (code, j) = run_json(&env, &["--timeout", "2s", "sh", "-c", "while :; do :; done"]);
+    assert_eq!(code, 1);
+    assert_eq!(j["outcome"]["timed_out"], true);
+    assert_eq!(j["failure"], "stopped at the time limit (2 s)");
+    let mut cpu = TestEnv { vars: env.vars.clone(), ..TestEnv::new() };
+    cpu.home = env.home;
+    cpu.set("SANDBOX_CPU_TIME", "1");
+    let (code, j) = run_json(&cpu, &["sh", "-c", "while :; do :; done"]);
+    assert_eq!((code, j["outcome"]["limit"].clone()), (1, serde_json::json!("cpu time")), "{j}");
+}
+
+#[test]
+fn a_fork_bomb_hits_the_process_limit_and_nothing_survives() {
+    if !have_python() {
+        return;
+    }
+    let mut env = env();
+    env.set("SANDBOX_MAX_PROCESSES", "16");
+    // Forks until the kernel refuses, then reports how far it got.
+    let bomb = "import os,time\nn=0\ntry:\n  while True:\n    if os.fork()==0:\n      time.sleep(30); os._exit(0)\n    n+=1\nexcept OSError as e:\n  print('refused after', n, e.errno)\n";
+    env.file("bomb.py", bomb);
+    let (code, j) = run_json(&env, &["--timeout", "20s", "bomb.py"]);
+    assert_eq!(code, 0, "{j}");
+    let out = j["outcome"]["stdout"].as_str().unwrap();
+    let n: u32 = out.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(n <= 16, "at most the allowed processes: {out}");
+    // The sleeping children were killed with the group when the run ended.
+    let ps = std::process::Command::new("sh").args(["-c", "ps -eo args | grep -c '[b]omb.py'"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&ps.stdout).trim(), "0");
+}
+
+#[test]
+fn a_memory_hog_gets_no_memory() {
+    if !have_python() {
+        return;
+    }
+    let env = env();
+    let (code, j) = run_json(&env, &["--memory", "256MiB", "python3", "-c", "x = bytearray(2 * 1024**3)"]);
+    assert_eq!(code, 1);
+    assert!(j["outcome"]["stderr"].as_str().unwrap().contains("MemoryError"), "{j}");
+}
+
+#[test]
+fn gigabytes_of_output_are_capped() {
+    let mut env = env();
+    env.set("SANDBOX_MAX_OUTPUT", "64KiB");
+    let (code, j) = run_json(&env, &["--timeout", "2s", "yes", "vuhitra"]);
+    assert_eq!(code, 1);
+    assert_eq!(j["outcome"]["stdout"].as_str().unwrap().len(), 64 * 1024);
+    assert!(j["outcome"]["stdout_dropped"].as_u64().unwrap() > 0);
+    // Writing a file beyond the file-size limit fails too.
+    let mut small = TestEnv { vars: env.vars.clone(), ..TestEnv::new() };
+    small.home = env.home;
+    small.set("MAX_UPLOADED_FILE_SIZE", "1MiB");
+    let (code, j) = run_json(&small, &["sh", "-c", "head -c 5000000 /dev/zero > big.bin"]);
+    assert_eq!(code, 1, "{j}");
+    let size = std::fs::metadata(small.home.path().join("workspace/big.bin")).map(|m| m.len()).unwrap_or(0);
+    assert!(size <= 1 << 20, "the file stopped at the limit: {size}");
+}
+
+#[test]
+fn writes_outside_the_workspace_are_refused() {
+    let env = env();
+    let outside = env.cwd.path().join("escaped.txt");
+    std::fs::set_permissions(env.cwd.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, j) =
+        run_json(&env, &["sh", "-c", &format!("echo x > {} ; echo x > /tmp/vuhitra-escape-$$", outside.display())]);
+    assert_eq!(code, 1, "{j}");
+    assert!(!outside.exists(), "even a world-writable directory outside the workspace stays untouched");
+    assert!(j["outcome"]["stderr"].as_str().unwrap().contains("ermission denied"), "{j}");
+}
+
+#[test]
+fn no_network_unless_asked() {
+    if !have_python() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    let env = env();
+    let connect =
+        format!("import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3); print('connected')");
+    let (code, j) = run_json(&env, &["python3", "-c", &connect]);
+    assert_eq!(code, 1, "{j}");
+    assert!(!j["outcome"]["stdout"].as_str().unwrap().contains("connected"));
+    let (code, j) = run_json(&env, &["--network", "python3", "-c", &connect]);
+    assert_eq!(code, 0, "--network allows it: {j}");
+    assert!(j["outcome"]["stdout"].as_str().unwrap().contains("connected"));
+}
+
+#[test]
+fn a_container_backend_without_docker_fails_clearly() {
+    let mut env = env();
+    env.set("SANDBOX_CONTAINER", "vuhitra-sandbox").set("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let r = env.run(&["run", "--", "true"]).fails_with(1);
+    assert!(r.stderr.contains("vuhitra-sandbox") && r.stderr.contains("/nonexistent/docker.sock"), "{}", r.stderr);
+    assert!(r.stderr.contains("SANDBOX_CONTAINER"), "the hint says how to run locally: {}", r.stderr);
+}
