@@ -75,6 +75,12 @@ pub enum Command {
     /// Run a script or a command in the sandbox, with limits and no network.
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
+    /// Profile a data file: types, nulls, distinct values, statistics, top values, histograms, correlations.
+    #[command(after_help = ANALYZE_HELP)]
+    Analyze(AnalyzeArgs),
+    /// Run SQL over data files (DataFusion).
+    #[command(after_help = SQL_HELP)]
+    Sql(SqlArgs),
     /// Analyse a prompt: intent, entities, sentiment, key phrases, signature.
     #[command(visible_alias = "analyze-prompt", after_help = NLP_HELP)]
     Nlp {
@@ -188,6 +194,68 @@ memory (SANDBOX_MEMORY), file size (MAX_UPLOADED_FILE_SIZE), processes
 (SANDBOX_MAX_PROCESSES) and kept output (SANDBOX_MAX_OUTPUT). Locally it can
 write only inside the workspace (Landlock). With SANDBOX_CONTAINER set it runs
 in that container through the Docker API.";
+
+const ANALYZE_HELP: &str = "\
+Examples:
+  vuhitra analyze sales.csv                 (a local file or a workspace file)
+  vuhitra analyze report.xlsx --sheet Q3
+  vuhitra analyze --upload export.csv --cleanup   (upload, profile, delete)
+  vuhitra analyze events.ndjson --json
+  vuhitra analyze sales.csv --ask \"which region sold the most?\"
+
+CSV and TSV files get their delimiter, header row and encoding (UTF-8 or
+Latin-1) detected. Statistics stream through the file, so files larger than
+memory work; distinct counts and quartiles are approximate.";
+
+const SQL_HELP: &str = "\
+Examples:
+  vuhitra sql \"SELECT region, sum(amount) FROM sales GROUP BY region\" --table data/sales.csv
+  vuhitra sql \"SELECT * FROM s LIMIT 5\" --table s=data/sales-2024.csv
+  vuhitra sql \"SELECT * FROM sales\" --out sales.parquet
+
+A file's name (without extension) is its table name; workspace files are
+tables too. Output: a table on a terminal, or --format csv|json|parquet
+(parquet needs --out; --out picks the format from its extension).";
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The file: a path, or the name of a workspace file.
+    #[arg(value_name = "FILE", required_unless_present = "upload")]
+    pub file: Option<PathBuf>,
+    /// Upload this file into the workspace first, and profile that copy.
+    #[arg(long, value_name = "FILE", conflicts_with = "file")]
+    pub upload: Option<PathBuf>,
+    /// With --upload: delete the uploaded copy afterwards.
+    #[arg(long, requires = "upload")]
+    pub cleanup: bool,
+    /// The sheet of an Excel workbook (default: the first).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// The format, when the content and extension do not tell.
+    #[arg(long, value_parser = ["csv", "tsv", "json", "ndjson", "parquet", "excel"])]
+    pub format: Option<String>,
+    /// Answer a question about the file: the model writes SQL, which must be one read-only
+    /// SELECT; it runs on DataFusion, and errors go back to the model (MAX_ITERATIONS_PROD tries).
+    #[arg(long, value_name = "QUESTION")]
+    pub ask: Option<String>,
+    /// The model that writes the SQL (default: MODEL_DATA, else MODEL).
+    #[arg(short, long)]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    pub query: String,
+    /// A table: PATH (named after the file) or NAME=PATH. Repeatable.
+    #[arg(short, long = "table", value_name = "[NAME=]PATH")]
+    pub tables: Vec<String>,
+    /// Output format (default: a table, or from --out's extension).
+    #[arg(long, value_parser = ["table", "csv", "json", "parquet"])]
+    pub format: Option<String>,
+    /// Write the result to this file instead of stdout.
+    #[arg(short, long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
 
 #[derive(Debug, Args)]
 pub struct UploadArgs {

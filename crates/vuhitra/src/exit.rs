@@ -65,6 +65,9 @@ fn classify(err: &anyhow::Error) -> Classified {
         if let Some(e) = cause.downcast_ref::<UploadError>() {
             return c(if e.is_usage() { 2 } else { 1 }, e.hint());
         }
+        if let Some(e) = cause.downcast_ref::<vuhitra_data::DataError>() {
+            return c(if e.is_input() { 2 } else { 1 }, e.hint());
+        }
         if let Some(e) = cause.downcast_ref::<SandboxError>() {
             return c(1, e.hint());
         }

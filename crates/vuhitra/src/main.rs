@@ -56,6 +56,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             commands::config::validate(&app::sources(&cli), cli.json)?;
             rt.block_on(commands::doctor::run(&app, true))
         }
+        Command::Analyze(args) => rt.block_on(commands::data::analyze(&app, args)),
+        Command::Sql(args) => rt.block_on(commands::data::sql(&app, args)),
         Command::Upload(args) => commands::files::upload(&app, args),
         Command::Files(cmd) => commands::files::run(&app, cmd),
         Command::Run(args) => rt.block_on(commands::run::run(&app, args)),

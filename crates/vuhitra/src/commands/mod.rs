@@ -4,6 +4,7 @@ pub mod cache;
 pub mod chat;
 pub mod completions;
 pub mod config;
+pub mod data;
 pub mod doctor;
 pub mod files;
 pub mod heuristics;

@@ -1,0 +1,362 @@
+//! `vuhitra analyze` and `vuhitra sql`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use vuhitra_data::datafusion::arrow::array::RecordBatch;
+use vuhitra_data::datafusion::prelude::SessionContext;
+use vuhitra_data::load::{register, table_name};
+use vuhitra_data::profile::{sparkline, ColumnKind};
+use vuhitra_data::{DataError, Format, LoadOptions, Loaded, Profile};
+use vuhitra_sandbox::Workspace;
+use vuhitra_store::now_ms;
+
+use crate::app::App;
+use crate::cli::{AnalyzeArgs, SqlArgs};
+use crate::output::{self, outln, table};
+
+/// A path, or the name of a registered workspace file.
+fn resolve(app: &App, file: &Path) -> anyhow::Result<PathBuf> {
+    if file.exists() {
+        return Ok(file.to_path_buf());
+    }
+    let name = file.to_string_lossy();
+    let store = app.store()?;
+    if store.workspace_file(&name)?.is_some() {
+        return Ok(Workspace::open(&app.config.workspace)?.path_of(&name));
+    }
+    Err(DataError::NotFound { path: file.to_path_buf() }.into())
+}
+
+pub async fn analyze(app: &App, args: AnalyzeArgs) -> anyhow::Result<()> {
+    let mut uploaded = None;
+    let path = match (&args.file, &args.upload) {
+        (_, Some(src)) => {
+            let store = app.store()?;
+            let ws = Workspace::open(&app.config.workspace)?;
+            let f = ws.upload(&store, src, None, app.config.max_uploaded_file_size, None, now_ms())?;
+            uploaded = Some(f.name.clone());
+            ws.path_of(&f.name)
+        }
+        (Some(file), None) => resolve(app, file)?,
+        (None, None) => unreachable!("clap requires FILE or --upload"),
+    };
+    let result = profile_file(app, &path, &args).await;
+    if let (true, Some(name)) = (args.cleanup, &uploaded) {
+        let store = app.store()?;
+        Workspace::open(&app.config.workspace)?.remove(&store, name)?;
+    }
+    let (loaded, profile, ctx) = result?;
+    if let Some(question) = &args.ask {
+        return ask(app, &ctx, &loaded, &profile, question, args.model.as_deref()).await;
+    }
+    if app.json {
+        output::json(&serde_json::json!({"source": loaded, "profile": profile, "cleaned_up": args.cleanup}));
+    } else {
+        print_profile(&loaded, &profile);
+    }
+    Ok(())
+}
+
+async fn profile_file(app: &App, path: &Path, args: &AnalyzeArgs) -> anyhow::Result<(Loaded, Profile, SessionContext)> {
+    let ctx = SessionContext::new();
+    let opts = LoadOptions {
+        format: args.format.as_deref().and_then(Format::parse),
+        sheet: args.sheet.clone(),
+        scratch: Some(app.config.data_dir.clone()),
+    };
+    let name = table_name(path);
+    let loaded = register(&ctx, &name, path, &opts).await?;
+    let profile = vuhitra_data::profile(&ctx, &name).await.map_err(|e| match e {
+        // A query over a file fails on content the sniffing did not see.
+        DataError::Query(m) => DataError::Read { path: path.to_path_buf(), message: m },
+        other => other,
+    })?;
+    Ok((loaded, profile, ctx))
+}
+
+/// One attempt at answering: the SQL the model wrote, and why it did not
+/// work (when it did not).
+#[derive(serde::Serialize)]
+struct Attempt {
+    sql: Option<String>,
+    error: Option<String>,
+}
+
+/// The model writes SQL from the schema, statistics and sample rows; the
+/// SQL must be one read-only SELECT and runs on DataFusion. A refusal or an
+/// error goes back to the model, up to MAX_ITERATIONS_PROD tries.
+async fn ask(
+    app: &App,
+    ctx: &SessionContext,
+    loaded: &Loaded,
+    profile: &Profile,
+    question: &str,
+    model: Option<&str>,
+) -> anyhow::Result<()> {
+    use vuhitra_llm::{ChatRequest, Message, Options, Role};
+    let sample = ctx
+        .sql(&format!("SELECT * FROM {} LIMIT 5", vuhitra_data::profile::quote(&loaded.table)))
+        .await
+        .map_err(|e| DataError::Query(e.to_string()))?
+        .collect()
+        .await
+        .map_err(|e| DataError::Query(e.to_string()))?;
+    let mut messages = vec![
+        Message::new(Role::System, vuhitra_data::ask::SYSTEM),
+        Message::new(Role::User, vuhitra_data::ask::prompt(&loaded.table, profile, &render(&sample, "csv")?, question)),
+    ];
+    let model = model
+        .map(str::to_string)
+        .or_else(|| app.config.intent_models.get("data_analysis").cloned())
+        .unwrap_or_else(|| app.config.model.clone());
+    let client = app.ollama();
+    let tries = app.config.max_iterations_prod;
+    let mut attempts: Vec<Attempt> = Vec::new();
+    for _ in 0..tries {
+        let req = ChatRequest {
+            model: model.clone(),
+            messages: messages.clone(),
+            stream: true,
+            options: Options { temperature: Some(0.0), ..Default::default() },
+        };
+        let answer = client.chat(req, |_| {}).await?.content;
+        messages.push(Message::new(Role::Assistant, answer.clone()));
+        let Some((sql, explanation)) = vuhitra_data::ask::extract_sql(&answer) else {
+            attempts.push(Attempt { sql: None, error: Some("the answer had no SQL".into()) });
+            messages.push(Message::new(Role::User, "That had no SQL. Answer with one SELECT in a ```sql block."));
+            continue;
+        };
+        let outcome = match vuhitra_data::guard::read_only_select(&sql) {
+            Err(refused) => Err(format!("refused: {refused}")),
+            Ok(()) => match ctx.sql(&sql).await {
+                Err(e) => Err(e.to_string()),
+                Ok(df) => df.collect().await.map_err(|e| e.to_string()),
+            },
+        };
+        match outcome {
+            Ok(batches) => {
+                attempts.push(Attempt { sql: Some(sql.clone()), error: None });
+                if app.json {
+                    let rows: Value = serde_json::from_str(&render(&batches, "json")?)?;
+                    output::json(&serde_json::json!({
+                        "question": question, "model": model, "sql": sql, "rows": rows,
+                        "explanation": explanation, "attempts": attempts,
+                    }));
+                } else {
+                    outln(&format!("SQL:\n  {sql}\n"));
+                    output::out(&render(&batches, "table")?);
+                    if !explanation.is_empty() {
+                        outln(&format!("\n{explanation}"));
+                    }
+                }
+                return Ok(());
+            }
+            Err(error) => {
+                messages.push(Message::new(
+                    Role::User,
+                    format!("That query failed: {error}\nWrite a corrected SELECT in a ```sql block."),
+                ));
+                attempts.push(Attempt { sql: Some(sql), error: Some(error) });
+            }
+        }
+    }
+    let message = format!("no working SQL after {tries} tries (MAX_ITERATIONS_PROD) with {model}");
+    if app.json {
+        output::json(
+            &serde_json::json!({"question": question, "model": model, "error": message, "attempts": attempts}),
+        );
+    } else {
+        for (i, a) in attempts.iter().enumerate() {
+            eprintln!(
+                "try {}: {}\n  {}",
+                i + 1,
+                a.sql.as_deref().unwrap_or("(no SQL)"),
+                a.error.as_deref().unwrap_or_default()
+            );
+        }
+        eprintln!("error: {message}");
+    }
+    Err(crate::exit::ChecksFailed(message, 1).into())
+}
+
+fn fmt_num(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(x) if x.abs() >= 1e6 || (x != 0.0 && x.abs() < 1e-3) => format!("{x:.3e}"),
+        Some(x) => format!("{:.4}", x).trim_end_matches('0').trim_end_matches('.').to_string(),
+    }
+}
+
+fn print_profile(l: &Loaded, p: &Profile) {
+    let how = match (l.delimiter, l.header) {
+        (Some(d), Some(h)) => format!(
+            ", delimiter {}, {}, {}",
+            if d == '\t' { "tab".to_string() } else { format!("{d:?}") },
+            if h { "header row" } else { "no header row" },
+            l.encoding
+        ),
+        _ => l.sheet.as_ref().map(|s| format!(", sheet {s}")).unwrap_or_default(),
+    };
+    outln(&format!("{}: {} rows × {} columns ({:?}{how})", l.path.display(), p.rows, p.columns.len(), l.format));
+    outln("");
+    let rows: Vec<Vec<String>> = p
+        .columns
+        .iter()
+        .map(|c| {
+            let q = |i: usize| fmt_num(c.quartiles.map(|q| q[i]));
+            vec![
+                c.name.clone(),
+                c.data_type.clone(),
+                c.nulls.to_string(),
+                c.distinct.map_or("-".into(), |d| d.to_string()),
+                c.min.clone().map(|m| m.chars().take(24).collect()).unwrap_or_else(|| "-".into()),
+                c.max.clone().map(|m| m.chars().take(24).collect()).unwrap_or_else(|| "-".into()),
+                fmt_num(c.mean),
+                fmt_num(c.std),
+                q(0),
+                q(1),
+                q(2),
+            ]
+        })
+        .collect();
+    outln(&table(&["COLUMN", "TYPE", "NULLS", "DISTINCT", "MIN", "MAX", "MEAN", "STD", "P25", "P50", "P75"], &rows));
+    let numeric: Vec<_> =
+        p.columns.iter().filter(|c| c.kind == ColumnKind::Numeric && !c.histogram.is_empty()).collect();
+    if !numeric.is_empty() {
+        outln("\nhistograms (min → max):");
+        for c in numeric {
+            outln(&format!(
+                "  {:<20} {} {}  [{} … {}]",
+                c.name,
+                sparkline(&c.histogram),
+                "",
+                c.min.as_deref().unwrap_or("-"),
+                c.max.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    let texts: Vec<_> = p.columns.iter().filter(|c| !c.top_values.is_empty()).collect();
+    if !texts.is_empty() {
+        outln("\ntop values:");
+        for c in texts {
+            let tops: Vec<String> =
+                c.top_values.iter().map(|(v, n)| format!("{} ({n})", v.chars().take(30).collect::<String>())).collect();
+            outln(&format!("  {:<20} {}", c.name, tops.join(", ")));
+        }
+    }
+    if !p.correlations.is_empty() {
+        let mut cs = p.correlations.clone();
+        cs.sort_by(|a, b| b.r.abs().total_cmp(&a.r.abs()));
+        outln("\nstrongest correlations (Pearson r):");
+        for c in cs.iter().take(10) {
+            outln(&format!("  {:<20} {:<20} {:+.3}", c.a, c.b, c.r));
+        }
+    }
+}
+
+/// Registers the `--table` arguments, then any workspace file the query
+/// names that is not registered yet.
+async fn register_tables(app: &App, ctx: &SessionContext, sql: &str, tables: &[String]) -> anyhow::Result<Vec<Loaded>> {
+    let opts = LoadOptions { scratch: Some(app.config.data_dir.clone()), ..Default::default() };
+    let mut loaded = Vec::new();
+    for t in tables {
+        let (name, path) = match t.split_once('=') {
+            Some((n, p)) if !n.is_empty() && !p.is_empty() => (n.to_string(), resolve(app, Path::new(p))?),
+            _ => {
+                let path = resolve(app, Path::new(t))?;
+                (table_name(&path), path)
+            }
+        };
+        loaded.push(register(ctx, &name, &path, &opts).await?);
+    }
+    let store = app.store()?;
+    let lower = sql.to_ascii_lowercase();
+    for f in store.workspace_files()? {
+        let name = table_name(Path::new(&f.name));
+        let mentioned = lower.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|w| w == name);
+        if mentioned && !loaded.iter().any(|l| l.table == name) {
+            let path = Workspace::open(&app.config.workspace)?.path_of(&f.name);
+            loaded.push(register(ctx, &name, &path, &opts).await?);
+        }
+    }
+    Ok(loaded)
+}
+
+pub async fn sql(app: &App, args: SqlArgs) -> anyhow::Result<()> {
+    let ctx = SessionContext::new();
+    let _tables = register_tables(app, &ctx, &args.query, &args.tables).await?;
+    let format = args
+        .format
+        .clone()
+        .or_else(|| args.out.as_ref().and_then(|o| o.extension()).map(|e| e.to_string_lossy().to_ascii_lowercase()))
+        .unwrap_or_else(|| if app.json { "json".into() } else { "table".into() });
+    let df = ctx.sql(&args.query).await.map_err(|e| DataError::Query(e.to_string()))?;
+    if format == "parquet" {
+        let Some(out) = &args.out else {
+            return Err(crate::exit::usage("Parquet output needs --out PATH", None));
+        };
+        let tmp = out.with_extension("parquet.part");
+        let written = df
+            .write_parquet(
+                &tmp.to_string_lossy(),
+                vuhitra_data::datafusion::dataframe::DataFrameWriteOptions::new().with_single_file_output(true),
+                None,
+            )
+            .await;
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(DataError::Query(e.to_string()).into());
+        }
+        std::fs::rename(&tmp, out)?;
+        eprintln!("wrote {}", out.display());
+        return Ok(());
+    }
+    let batches = df.collect().await.map_err(|e| DataError::Query(e.to_string()))?;
+    let text = render(&batches, &format)?;
+    match &args.out {
+        Some(out) => {
+            super::sessions::write_atomically(out, text.as_bytes())?;
+            eprintln!("wrote {}", out.display());
+        }
+        None => output::out(&text),
+    }
+    Ok(())
+}
+
+fn render(batches: &[RecordBatch], format: &str) -> anyhow::Result<String> {
+    use vuhitra_data::datafusion::arrow;
+    Ok(match format {
+        "csv" => {
+            let mut buf = Vec::new();
+            {
+                let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
+                for b in batches {
+                    w.write(b)?;
+                }
+            }
+            String::from_utf8(buf)?
+        }
+        "json" => {
+            let mut buf = Vec::new();
+            {
+                let mut w = arrow::json::ArrayWriter::new(&mut buf);
+                for b in batches {
+                    w.write(b)?;
+                }
+                w.finish()?;
+            }
+            let mut s = String::from_utf8(buf)?;
+            if s.is_empty() {
+                s.push_str("[]");
+            }
+            s.push('\n');
+            s
+        }
+        "table" => format!("{}\n", arrow::util::pretty::pretty_format_batches(batches)?),
+        other => {
+            return Err(crate::exit::usage(format!("unknown format {other}"), Some("csv, json, parquet or table")))
+        }
+    })
+}

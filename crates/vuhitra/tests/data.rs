@@ -1,0 +1,266 @@
+//! `vuhitra analyze` and `vuhitra sql` end to end on files of every format,
+//! and the bad inputs each get a clear message naming the file.
+
+#[macro_use]
+mod common;
+
+use common::TestEnv;
+use serde_json::Value;
+
+const SALES: &str = "region,amount,units,day\nnorth,10.5,1,2024-01-03\nsouth,20,2,2024-01-04\nnorth,30,3,2024-02-10\neast,,4,2024-03-01\nnorth,40,5,2024-03-02\n";
+
+fn column<'a>(profile: &'a Value, name: &str) -> &'a Value {
+    profile["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("{name}: {profile}"))
+}
+
+fn have_python() -> bool {
+    if common::have("python3") {
+        return true;
+    }
+    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "python3 is required under CI");
+    eprintln!("SKIPPED: python3 not installed");
+    false
+}
+
+/// A minimal .xlsx (a zip of SpreadsheetML parts) written with Python's
+/// standard library; `sheets` is a list of (name, rows).
+fn write_xlsx(env: &TestEnv, file: &str, sheets: &[(&str, &[&[&str]])]) -> std::path::PathBuf {
+    let spec: Vec<Value> = sheets.iter().map(|(n, rows)| serde_json::json!([n, rows])).collect();
+    let script = r#"
+import json, sys, zipfile
+from xml.sax.saxutils import escape
+path, sheets = sys.argv[1], json.loads(sys.argv[2])
+def cell(ref, v):
+    try:
+        float(v); return f'<c r="{ref}"><v>{v}</v></c>'
+    except ValueError:
+        return f'<c r="{ref}" t="inlineStr"><is><t>{escape(v)}</t></is></c>'
+with zipfile.ZipFile(path, 'w') as z:
+    ct = ''.join(f'<Override PartName="/xl/worksheets/sheet{i+1}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for i in range(len(sheets)))
+    z.writestr('[Content_Types].xml', '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>' + ct + '</Types>')
+    z.writestr('_rels/.rels', '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+    s = ''.join(f'<sheet name="{escape(n)}" sheetId="{i+1}" r:id="rId{i+1}"/>' for i, (n, _) in enumerate(sheets))
+    z.writestr('xl/workbook.xml', '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>' + s + '</sheets></workbook>')
+    r = ''.join(f'<Relationship Id="rId{i+1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{i+1}.xml"/>' for i in range(len(sheets)))
+    z.writestr('xl/_rels/workbook.xml.rels', '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">' + r + '</Relationships>')
+    for i, (_, rows) in enumerate(sheets):
+        body = ''.join('<row r="%d">%s</row>' % (y+1, ''.join(cell('%s%d' % (chr(65+x), y+1), v) for x, v in enumerate(row))) for y, row in enumerate(rows))
+        z.writestr(f'xl/worksheets/sheet{i+1}.xml', '<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>' + body + '</sheetData></worksheet>')
+"#;
+    let path = env.cwd.path().join(file);
+    let ok = std::process::Command::new("python3")
+        .args(["-c", script, path.to_str().unwrap(), &serde_json::to_string(&spec).unwrap()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    path
+}
+
+#[test]
+fn a_csv_is_profiled_column_by_column() {
+    let env = TestEnv::new();
+    env.file("sales.csv", SALES);
+    let j = env.run(&["--json", "analyze", "sales.csv"]).ok().json();
+    assert_eq!(j["source"]["delimiter"], ",");
+    assert_eq!(j["source"]["header"], true);
+    let p = &j["profile"];
+    assert_eq!(p["rows"], 5);
+    let amount = column(p, "amount");
+    assert_eq!(amount["kind"], "numeric");
+    assert_eq!(amount["nulls"], 1);
+    assert_eq!(amount["min"], "10.5");
+    assert_eq!(amount["max"], "40.0");
+    assert!((amount["mean"].as_f64().unwrap() - 25.125).abs() < 1e-9);
+    assert_eq!(amount["histogram"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), 4);
+    let region = column(p, "region");
+    assert_eq!(region["top_values"][0], serde_json::json!(["north", 3]));
+    assert_eq!(region["distinct"], 3);
+    let day = column(p, "day");
+    assert_eq!(
+        (day["min"].clone(), day["max"].clone()),
+        (serde_json::json!("2024-01-03"), serde_json::json!("2024-03-02"))
+    );
+    let corr = p["correlations"].as_array().unwrap();
+    let au = corr.iter().find(|c| c["a"] == "amount" && c["b"] == "units").unwrap();
+    assert!(au["r"].as_f64().unwrap() > 0.9, "{au}");
+    let text = env.run(&["analyze", "sales.csv"]).ok().stdout;
+    assert!(text.contains("5 rows × 4 columns") && text.contains("histograms") && text.contains("north (3)"), "{text}");
+}
+
+#[test]
+fn tsv_semicolons_no_header_and_latin1_are_sniffed() {
+    let env = TestEnv::new();
+    env.file("a.tsv", "name\tscore\nann\t1\nbob\t2\n");
+    let j = env.run(&["--json", "analyze", "a.tsv"]).ok().json();
+    assert_eq!(
+        (j["source"]["delimiter"].clone(), j["profile"]["rows"].clone()),
+        (serde_json::json!("\t"), serde_json::json!(2))
+    );
+    env.file("b.csv", "x;1\ny;2\nz;3\n");
+    let j = env.run(&["--json", "analyze", "b.csv"]).ok().json();
+    assert_eq!(
+        (j["source"]["delimiter"].clone(), j["source"]["header"].clone()),
+        (serde_json::json!(";"), serde_json::json!(false))
+    );
+    assert_eq!(j["profile"]["rows"], 3);
+    env.file("c.csv", b"city,pop\nZ\xfcrich,400\nGen\xe8ve,200\n".as_slice());
+    let j = env.run(&["--json", "analyze", "c.csv"]).ok().json();
+    assert_eq!(j["source"]["encoding"], "latin-1");
+    let tops = &column(&j["profile"], "city")["top_values"];
+    assert!(tops.to_string().contains("Zürich"), "{tops}");
+}
+
+#[test]
+fn json_ndjson_parquet_and_excel_load() {
+    let env = TestEnv::new();
+    env.file("a.json", r#"[{"k": "a", "v": 1}, {"k": "b", "v": 2}, {"k": "a", "v": 3}]"#);
+    let j = env.run(&["--json", "analyze", "a.json"]).ok().json();
+    assert_eq!(
+        (j["source"]["format"].clone(), j["profile"]["rows"].clone()),
+        (serde_json::json!("json"), serde_json::json!(3))
+    );
+    env.file("b.ndjson", "{\"k\": \"a\", \"v\": 1}\n{\"k\": \"b\", \"v\": 5}\n");
+    let j = env.run(&["--json", "analyze", "b.ndjson"]).ok().json();
+    assert_eq!(column(&j["profile"], "v")["max"], "5");
+    // Parquet written by `vuhitra sql`, then read back.
+    env.file("sales.csv", SALES);
+    env.run(&[
+        "sql",
+        "SELECT region, amount FROM sales WHERE amount IS NOT NULL",
+        "--table",
+        "sales.csv",
+        "--out",
+        "out.parquet",
+    ])
+    .ok();
+    let j = env.run(&["--json", "analyze", "out.parquet"]).ok().json();
+    assert_eq!(
+        (j["source"]["format"].clone(), j["profile"]["rows"].clone()),
+        (serde_json::json!("parquet"), serde_json::json!(4))
+    );
+    if !have_python() {
+        return;
+    }
+    let rows: &[&[&str]] = &[&["item", "qty"], &["apple", "3"], &["pear", "5"]];
+    let other: &[&[&str]] = &[&["x"], &["1"]];
+    write_xlsx(&env, "book.xlsx", &[("Fruit", rows), ("Other", other)]);
+    let j = env.run(&["--json", "analyze", "book.xlsx"]).ok().json();
+    assert_eq!(
+        (j["source"]["sheet"].clone(), j["profile"]["rows"].clone()),
+        (serde_json::json!("Fruit"), serde_json::json!(2))
+    );
+    assert_eq!(column(&j["profile"], "qty")["mean"], 4.0);
+    let j = env.run(&["--json", "analyze", "book.xlsx", "--sheet", "Other"]).ok().json();
+    assert_eq!(j["profile"]["columns"][0]["name"], "x");
+    let r = env.run(&["analyze", "book.xlsx", "--sheet", "Nope"]).fails_with(2);
+    assert!(r.stderr.contains("no sheet named \"Nope\"") && r.stderr.contains("Fruit, Other"), "{}", r.stderr);
+    write_xlsx(&env, "empty.xlsx", &[]);
+    let r = env.run(&["analyze", "empty.xlsx"]).fails_with(2);
+    assert!(r.stderr.contains("empty.xlsx") && r.stderr.contains("no sheets"), "{}", r.stderr);
+}
+
+#[test]
+fn bad_files_get_a_clear_message_naming_them() {
+    let env = TestEnv::new();
+    env.file("ragged.csv", "a,b,c\n1,2,3\n4,5\n6,7,8\n");
+    let r = env.run(&["analyze", "ragged.csv"]).fails_with(2);
+    assert!(r.stderr.contains("ragged.csv: row 2 has 2 fields, but the header has 3"), "{}", r.stderr);
+    env.file("fake.parquet", "a,b\n1,2\n");
+    let r = env.run(&["analyze", "fake.parquet"]).fails_with(2);
+    assert!(r.stderr.contains("fake.parquet has a .parquet extension but is not Parquet"), "{}", r.stderr);
+    env.file("empty.csv", "");
+    let r = env.run(&["analyze", "empty.csv"]).fails_with(2);
+    assert!(r.stderr.contains("empty.csv is empty"), "{}", r.stderr);
+    env.file("blob.csv", [0x7fu8, b'E', b'L', b'F', 0, 1, 2, 0, 0]);
+    let r = env.run(&["analyze", "blob.csv"]).fails_with(2);
+    assert!(r.stderr.contains("blob.csv looks binary"), "{}", r.stderr);
+    env.file("data.xyz", "a,b\n");
+    let r = env.run(&["analyze", "data.xyz"]).fails_with(2);
+    assert!(r.stderr.contains("cannot tell the format of data.xyz") && r.stderr.contains("--format"), "{}", r.stderr);
+    env.run(&["analyze", "data.xyz", "--format", "csv"]).ok();
+    env.run(&["analyze", "missing.csv"]).fails_with(2);
+}
+
+#[test]
+fn sql_runs_over_files_and_writes_each_format() {
+    let env = TestEnv::new();
+    env.file("sales-2024.csv", SALES);
+    let q = "SELECT region, sum(amount) AS total FROM sales_2024 GROUP BY region ORDER BY region";
+    let j = env.run(&["--json", "sql", q, "--table", "sales-2024.csv"]).ok().json();
+    assert_eq!(
+        j,
+        serde_json::json!([{"region": "east"}, {"region": "north", "total": 80.5}, {"region": "south", "total": 20.0}])
+    );
+    let csv = env
+        .run(&[
+            "sql",
+            "SELECT region FROM s WHERE units > 3 ORDER BY 1",
+            "--table",
+            "s=sales-2024.csv",
+            "--format",
+            "csv",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(csv, "region\neast\nnorth\n");
+    let table = env.run(&["sql", "SELECT count(*) AS n FROM s", "--table", "s=sales-2024.csv"]).ok().stdout;
+    assert!(table.contains("| n |") && table.contains("| 5 |"), "{table}");
+    env.run(&["sql", "SELECT * FROM s", "--table", "s=sales-2024.csv", "--out", "copy.json"]).ok();
+    let copied: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.cwd.path().join("copy.json")).unwrap()).unwrap();
+    assert_eq!(copied.as_array().unwrap().len(), 5);
+    let r = env.run(&["sql", "SELECT nope FROM s", "--table", "s=sales-2024.csv"]).fails_with(1);
+    assert!(r.stderr.contains("nope"), "{}", r.stderr);
+    env.run(&["sql", "SELECT 1", "--format", "parquet"]).fails_with(2);
+}
+
+#[test]
+fn analyze_can_upload_profile_and_clean_up() {
+    let mut env = TestEnv::new();
+    let ws = env.home.path().join("ws").display().to_string();
+    env.set("WORKSPACE_PATH", &ws);
+    env.file("sales.csv", SALES);
+    let j = env.run(&["--json", "analyze", "--upload", "sales.csv", "--cleanup"]).ok().json();
+    assert_eq!(
+        (j["profile"]["rows"].clone(), j["cleaned_up"].clone()),
+        (serde_json::json!(5), serde_json::json!(true))
+    );
+    assert_eq!(env.run(&["--json", "files", "list"]).ok().json(), serde_json::json!([]));
+    // Without --cleanup the copy stays, and workspace files are tables for sql.
+    env.run(&["analyze", "--upload", "sales.csv"]).ok();
+    std::fs::remove_file(env.cwd.path().join("sales.csv")).unwrap();
+    env.run(&["analyze", "sales.csv"]).ok();
+    let j = env.run(&["--json", "sql", "SELECT count(*) AS n FROM sales"]).ok().json();
+    assert_eq!(j, serde_json::json!([{"n": 5}]));
+}
+
+/// The real (tiny) model writes the SQL: whatever it writes, only a
+/// read-only SELECT runs, failures go back to it, and the number of tries
+/// is MAX_ITERATIONS_PROD.
+#[test]
+fn questions_become_checked_sql_within_the_retry_limit() {
+    let o = need!(common::ollama());
+    let mut env = TestEnv::with_ollama(&o);
+    env.set("MAX_ITERATIONS_PROD", "2");
+    env.file("sales.csv", SALES);
+    let r = env.run(&["--json", "analyze", "sales.csv", "--ask", "What is the total amount per region?"]);
+    let j = r.json();
+    let attempts = j["attempts"].as_array().unwrap();
+    assert_eq!(j["model"], o.model.as_str());
+    if r.code == 0 {
+        let sql = j["sql"].as_str().unwrap().to_ascii_lowercase();
+        assert!(sql.starts_with("select") || sql.starts_with("with"), "{sql}");
+        assert!(j["rows"].is_array());
+        assert!(attempts.len() <= 2);
+    } else {
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert_eq!(attempts.len(), 2, "exactly MAX_ITERATIONS_PROD tries: {j}");
+        assert!(attempts.iter().all(|a| a["error"].is_string()), "{j}");
+        assert!(j["error"].as_str().unwrap().contains("MAX_ITERATIONS_PROD"));
+    }
+}
