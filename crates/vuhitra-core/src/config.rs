@@ -120,6 +120,7 @@ pub const KEYS: &[KeySpec] = &[
     key("ELASTICSEARCH_INDEX_PREFIX", Kind::IndexPrefix, "vuhitra", "prefix of Vuhitra's index and alias names"),
     key("SPARK_MASTER", Kind::ServiceUrl(&["spark", "sc"]), "", "Spark master (empty = embedded)"),
     key("SANDBOX_CONTAINER", Kind::Text, "", "sandbox container (empty = local sandbox)"),
+    key("FRAME_CACHE_TTL", Kind::Duration, "1h", "how long a cached table (--cache-key) lives"),
     key("SANDBOX_TIMEOUT", Kind::Duration, "60s", "wall-clock limit of one sandboxed command"),
     key("SANDBOX_CPU_TIME", Kind::Duration, "60s", "CPU-time limit of one sandboxed command"),
     key("SANDBOX_MEMORY", Kind::Size, "1GiB", "address-space limit of one sandboxed command"),
@@ -364,6 +365,7 @@ impl RawConfig {
             elasticsearch_url: url("ELASTICSEARCH_URL")?,
             spark_master: url("SPARK_MASTER")?,
             sandbox_container: Some(text("SANDBOX_CONTAINER")?).filter(|s| !s.is_empty()),
+            frame_cache_ttl_secs: int("FRAME_CACHE_TTL")?,
             sandbox: SandboxLimits {
                 timeout_secs: int("SANDBOX_TIMEOUT")?,
                 cpu_secs: int("SANDBOX_CPU_TIME")?,
@@ -567,6 +569,7 @@ pub struct Config {
     pub spark_master: Option<Url>,
     pub sandbox_container: Option<String>,
     pub sandbox: SandboxLimits,
+    pub frame_cache_ttl_secs: u64,
     pub data_dir: PathBuf,
     pub workspace: PathBuf,
     pub log_level: String,

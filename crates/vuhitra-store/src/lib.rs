@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 pub mod elastic;
 mod embedded;
 mod files;
+pub mod frames;
 mod records;
 
 pub use files::WorkspaceFile;
@@ -30,6 +31,10 @@ pub enum StoreError {
     NoSuchId { what: &'static str, id: String },
     #[error("{count} {what}s have ids starting with {id:?}")]
     AmbiguousId { what: &'static str, id: String, count: usize },
+    #[error("Redis at REDIS_URL={url} is unreachable: {reason}")]
+    RedisUnreachable { url: String, reason: String },
+    #[error("Redis at {url}: {reason}")]
+    Redis { url: String, reason: String },
     #[error("Elasticsearch at ELASTICSEARCH_URL={url} is unreachable: {reason}")]
     ElasticUnreachable { url: String, reason: String },
     #[error("Elasticsearch at {url} answered {status} to {request}: {reason}")]
@@ -48,7 +53,11 @@ impl StoreError {
                  heuristics and the prompt cache in the embedded store"
                     .into(),
             ),
-            StoreError::Elastic { .. } => None,
+            StoreError::Elastic { .. } | StoreError::Redis { .. } => None,
+            StoreError::RedisUnreachable { .. } => Some(
+                "start Redis (`docker compose up -d redis`), or unset REDIS_URL to cache frames in the embedded store"
+                    .into(),
+            ),
             StoreError::Sqlite { .. } | StoreError::CreateDir { .. } => {
                 Some("check that the data directory is writable (VUHITRA_HOME or --data-dir)".into())
             }
@@ -209,10 +218,22 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER
      );
      CREATE INDEX workspace_files_by_expiry ON workspace_files(expires_at);",
+    // 5: the embedded frame cache (Arrow IPC bytes in chunks).
+    "CREATE TABLE frames (
+        key TEXT PRIMARY KEY,
+        meta TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE TABLE frame_chunks (
+        key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (key, seq)
+     );",
 ];
 
 pub struct Store {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: PathBuf,
 }
 
@@ -261,7 +282,7 @@ impl Store {
         &self.path
     }
 
-    fn err(&self, source: rusqlite::Error) -> StoreError {
+    pub(crate) fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite { path: self.path.clone(), source }
     }
 

@@ -78,6 +78,9 @@ pub enum Command {
     /// Profile a data file: types, nulls, distinct values, statistics, top values, histograms, correlations.
     #[command(after_help = ANALYZE_HELP)]
     Analyze(AnalyzeArgs),
+    /// Tables kept in the frame cache (Redis when REDIS_URL is set, else embedded).
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Run SQL over data files (DataFusion).
     #[command(after_help = SQL_HELP)]
     Sql(SqlArgs),
@@ -202,6 +205,7 @@ Examples:
   vuhitra analyze --upload export.csv --cleanup   (upload, profile, delete)
   vuhitra analyze events.ndjson --json
   vuhitra analyze sales.csv --ask \"which region sold the most?\"
+  vuhitra analyze sales.csv --cache-key sales    (then: vuhitra analyze cache:sales)
 
 CSV and TSV files get their delimiter, header row and encoding (UTF-8 or
 Latin-1) detected. Statistics stream through the file, so files larger than
@@ -219,7 +223,7 @@ tables too. Output: a table on a terminal, or --format csv|json|parquet
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// The file: a path, or the name of a workspace file.
+    /// The file: a path, the name of a workspace file, or cache:KEY.
     #[arg(value_name = "FILE", required_unless_present = "upload")]
     pub file: Option<PathBuf>,
     /// Upload this file into the workspace first, and profile that copy.
@@ -241,12 +245,35 @@ pub struct AnalyzeArgs {
     /// The model that writes the SQL (default: MODEL_DATA, else MODEL).
     #[arg(short, long)]
     pub model: Option<String>,
+    /// Also keep the loaded table in the frame cache under KEY (FRAME_CACHE_TTL);
+    /// later commands read it as cache:KEY.
+    #[arg(long, value_name = "KEY")]
+    pub cache_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Cached tables with rows, columns, size and expiry.
+    #[command(alias = "ls")]
+    List,
+    /// Print a cached table.
+    Get {
+        key: String,
+        #[arg(long, value_parser = ["table", "csv", "json"], default_value = "table")]
+        format: String,
+        /// At most this many rows.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Remove a cached table.
+    #[command(alias = "rm")]
+    Drop { key: String },
 }
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {
     pub query: String,
-    /// A table: PATH (named after the file) or NAME=PATH. Repeatable.
+    /// A table: PATH (named after the file), NAME=PATH, or cache:KEY / NAME=cache:KEY. Repeatable.
     #[arg(short, long = "table", value_name = "[NAME=]PATH")]
     pub tables: Vec<String>,
     /// Output format (default: a table, or from --out's extension).

@@ -58,6 +58,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         Command::Analyze(args) => rt.block_on(commands::data::analyze(&app, args)),
         Command::Sql(args) => rt.block_on(commands::data::sql(&app, args)),
+        Command::Data(cmd) => rt.block_on(commands::data::frames_command(&app, cmd)),
         Command::Upload(args) => commands::files::upload(&app, args),
         Command::Files(cmd) => commands::files::run(&app, cmd),
         Command::Run(args) => rt.block_on(commands::run::run(&app, args)),

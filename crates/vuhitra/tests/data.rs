@@ -264,3 +264,44 @@ fn questions_become_checked_sql_within_the_retry_limit() {
         assert!(j["error"].as_str().unwrap().contains("MAX_ITERATIONS_PROD"));
     }
 }
+
+fn frame_cache_round_trip(env: &TestEnv) {
+    env.file("sales.csv", SALES);
+    let r = env.run(&["analyze", "sales.csv", "--cache-key", "q1"]).ok();
+    assert!(r.stderr.contains("cached as q1 (5 rows"), "{}", r.stderr);
+    let list = env.run(&["--json", "data", "list"]).ok().json();
+    assert_eq!((list[0]["key"].clone(), list[0]["rows"].clone()), (serde_json::json!("q1"), serde_json::json!(5)));
+    std::fs::remove_file(env.cwd.path().join("sales.csv")).unwrap();
+    // The cached copy serves after the file is gone.
+    let j = env.run(&["--json", "analyze", "cache:q1"]).ok().json();
+    assert_eq!(j["profile"]["rows"], 5);
+    let j = env
+        .run(&["--json", "sql", "SELECT count(*) AS n FROM s WHERE region = 'north'", "--table", "s=cache:q1"])
+        .ok()
+        .json();
+    assert_eq!(j, serde_json::json!([{"n": 3}]));
+    let csv = env.run(&["data", "get", "q1", "--format", "csv", "-n", "2"]).ok().stdout;
+    assert_eq!(csv.lines().count(), 3, "header and two rows: {csv}");
+    env.run(&["data", "drop", "q1"]).ok();
+    let r = env.run(&["analyze", "cache:q1"]).fails_with(2);
+    assert!(r.stderr.contains("no cached table named \"q1\""), "{}", r.stderr);
+    env.run(&["data", "drop", "q1"]).fails_with(2);
+}
+
+#[test]
+fn tables_are_cached_in_the_embedded_store() {
+    frame_cache_round_trip(&TestEnv::new());
+}
+
+#[test]
+fn tables_are_cached_in_redis() {
+    let url = need!(common::redis());
+    let mut env = TestEnv::new();
+    env.set("REDIS_URL", &url);
+    frame_cache_round_trip(&env);
+    // Redis down: a clear error naming REDIS_URL.
+    let mut down = TestEnv::new();
+    down.set("REDIS_URL", "redis://127.0.0.1:9");
+    let r = down.run(&["data", "list"]).fails_with(1);
+    assert!(r.stderr.contains("REDIS_URL=redis://127.0.0.1:9") && r.stderr.contains("unset REDIS_URL"), "{}", r.stderr);
+}

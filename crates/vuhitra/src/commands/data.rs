@@ -13,12 +13,165 @@ use vuhitra_sandbox::Workspace;
 use vuhitra_store::now_ms;
 
 use crate::app::App;
-use crate::cli::{AnalyzeArgs, SqlArgs};
+use crate::cli::{AnalyzeArgs, DataCommand, SqlArgs};
 use crate::output::{self, outln, table};
+use vuhitra_store::frames::{FrameCache, FrameInfo, RedisFrames, SqliteFrames, DEFAULT_CHUNK};
+use vuhitra_store::Store;
+
+/// The frame cache: Redis when REDIS_URL is set, else the embedded store.
+enum Frames {
+    Embedded(Store),
+    Redis(RedisFrames),
+}
+
+impl Frames {
+    async fn open(app: &App) -> anyhow::Result<Frames> {
+        Ok(match &app.config.redis_url {
+            Some(url) => Frames::Redis(RedisFrames::connect(url.as_str(), "vuhitra").await?),
+            None => Frames::Embedded(app.store()?),
+        })
+    }
+
+    async fn put(&self, info: &FrameInfo, bytes: &[u8]) -> vuhitra_store::Result<()> {
+        match self {
+            Frames::Embedded(s) => SqliteFrames { store: s, chunk: DEFAULT_CHUNK }.put_frame(info, bytes).await,
+            Frames::Redis(r) => r.put_frame(info, bytes).await,
+        }
+    }
+
+    async fn get(&self, key: &str) -> vuhitra_store::Result<Option<(FrameInfo, Vec<u8>)>> {
+        match self {
+            Frames::Embedded(s) => SqliteFrames { store: s, chunk: DEFAULT_CHUNK }.get_frame(key).await,
+            Frames::Redis(r) => r.get_frame(key).await,
+        }
+    }
+
+    async fn list(&self) -> vuhitra_store::Result<Vec<FrameInfo>> {
+        match self {
+            Frames::Embedded(s) => SqliteFrames { store: s, chunk: DEFAULT_CHUNK }.frames().await,
+            Frames::Redis(r) => r.frames().await,
+        }
+    }
+
+    async fn remove(&self, key: &str) -> vuhitra_store::Result<bool> {
+        match self {
+            Frames::Embedded(s) => SqliteFrames { store: s, chunk: DEFAULT_CHUNK }.drop_frame(key).await,
+            Frames::Redis(r) => r.drop_frame(key).await,
+        }
+    }
+}
+
+fn no_frame(key: &str) -> anyhow::Error {
+    crate::exit::usage(
+        format!("no cached table named {key:?} (or it expired)"),
+        Some("`vuhitra data list` shows them; `vuhitra analyze FILE --cache-key KEY` adds one"),
+    )
+}
+
+/// Registers a cached table as `table`.
+async fn register_cached(app: &App, ctx: &SessionContext, table: &str, key: &str) -> anyhow::Result<FrameInfo> {
+    let frames = Frames::open(app).await?;
+    let (info, bytes) = frames.get(key).await?.ok_or_else(|| no_frame(key))?;
+    let batches = vuhitra_data::ipc::decode(&bytes)?;
+    let provider = vuhitra_data::datafusion::datasource::MemTable::try_new(
+        batches
+            .first()
+            .map(|b| b.schema())
+            .unwrap_or_else(|| std::sync::Arc::new(vuhitra_data::datafusion::arrow::datatypes::Schema::empty())),
+        vec![batches],
+    )?;
+    ctx.register_table(table, std::sync::Arc::new(provider))?;
+    Ok(info)
+}
+
+/// Keeps a registered table in the frame cache.
+async fn cache_table(
+    app: &App,
+    ctx: &SessionContext,
+    table: &str,
+    key: &str,
+    source: &str,
+) -> anyhow::Result<FrameInfo> {
+    let batches = ctx.table(table).await?.collect().await.map_err(|e| DataError::Query(e.to_string()))?;
+    let bytes = vuhitra_data::ipc::encode(&batches)?;
+    let now = now_ms();
+    let info = FrameInfo {
+        key: key.to_string(),
+        rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
+        columns: batches
+            .first()
+            .map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect())
+            .unwrap_or_default(),
+        source: source.to_string(),
+        bytes: bytes.len() as u64,
+        chunks: vuhitra_store::frames::chunk_count(bytes.len(), DEFAULT_CHUNK),
+        created_at: now,
+        expires_at: now + app.config.frame_cache_ttl_secs as i64 * 1000,
+    };
+    Frames::open(app).await?.put(&info, &bytes).await?;
+    Ok(info)
+}
+
+/// `vuhitra data list|get|drop`.
+pub async fn frames_command(app: &App, cmd: DataCommand) -> anyhow::Result<()> {
+    let frames = Frames::open(app).await?;
+    match cmd {
+        DataCommand::List => {
+            let list = frames.list().await?;
+            if app.json {
+                output::json(&serde_json::to_value(&list)?);
+            } else if list.is_empty() {
+                outln("no cached tables; `vuhitra analyze FILE --cache-key KEY` keeps one");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|f| {
+                        vec![
+                            f.key.clone(),
+                            f.rows.to_string(),
+                            f.columns.len().to_string(),
+                            output::human_bytes(f.bytes),
+                            vuhitra_store::format_ms(f.expires_at),
+                            f.source.clone(),
+                        ]
+                    })
+                    .collect();
+                outln(&table(&["KEY", "ROWS", "COLUMNS", "SIZE", "EXPIRES", "SOURCE"], &rows));
+            }
+        }
+        DataCommand::Get { key, format, limit } => {
+            let (_, bytes) = frames.get(&key).await?.ok_or_else(|| no_frame(&key))?;
+            let batches = vuhitra_data::ipc::decode(&bytes)?;
+            let mut kept = Vec::new();
+            let mut left = limit;
+            for b in batches {
+                if left == 0 {
+                    break;
+                }
+                let n = b.num_rows().min(left);
+                kept.push(b.slice(0, n));
+                left -= n;
+            }
+            let format = if app.json { "json".to_string() } else { format };
+            output::out(&render(&kept, &format)?);
+        }
+        DataCommand::Drop { key } => {
+            if !frames.remove(&key).await? {
+                return Err(no_frame(&key));
+            }
+            if app.json {
+                output::json(&serde_json::json!({"key": key, "dropped": true}));
+            } else {
+                outln(&format!("dropped cached table {key}"));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// A path, or the name of a registered workspace file.
 fn resolve(app: &App, file: &Path) -> anyhow::Result<PathBuf> {
-    if file.exists() {
+    if file.exists() || file.to_str().is_some_and(|f| f.starts_with("cache:")) {
         return Ok(file.to_path_buf());
     }
     let name = file.to_string_lossy();
@@ -66,8 +219,38 @@ async fn profile_file(app: &App, path: &Path, args: &AnalyzeArgs) -> anyhow::Res
         sheet: args.sheet.clone(),
         scratch: Some(app.config.data_dir.clone()),
     };
-    let name = table_name(path);
-    let loaded = register(&ctx, &name, path, &opts).await?;
+    let (name, loaded) = match path.to_str().and_then(|p| p.strip_prefix("cache:")) {
+        Some(key) => {
+            let info = register_cached(app, &ctx, key, key).await?;
+            let loaded = Loaded {
+                table: key.to_string(),
+                path: PathBuf::from(format!("cache:{key}")),
+                format: Format::Parquet,
+                delimiter: None,
+                header: None,
+                encoding: "arrow",
+                sheet: Some(format!("cached from {}", info.source)),
+                temp: None,
+            };
+            (key.to_string(), loaded)
+        }
+        None => {
+            let name = table_name(path);
+            let loaded = register(&ctx, &name, path, &opts).await?;
+            (name, loaded)
+        }
+    };
+    if let Some(key) = &args.cache_key {
+        let info = cache_table(app, &ctx, &name, key, &path.display().to_string()).await?;
+        if !app.json {
+            eprintln!(
+                "cached as {key} ({} rows, {}) until {}",
+                info.rows,
+                output::human_bytes(info.bytes),
+                vuhitra_store::format_ms(info.expires_at)
+            );
+        }
+    }
     let profile = vuhitra_data::profile(&ctx, &name).await.map_err(|e| match e {
         // A query over a file fails on content the sniffing did not see.
         DataError::Query(m) => DataError::Read { path: path.to_path_buf(), message: m },
@@ -262,6 +445,16 @@ async fn register_tables(app: &App, ctx: &SessionContext, sql: &str, tables: &[S
     let opts = LoadOptions { scratch: Some(app.config.data_dir.clone()), ..Default::default() };
     let mut loaded = Vec::new();
     for t in tables {
+        // cache:KEY, or NAME=cache:KEY: a table from the frame cache.
+        let (name_part, value) = match t.split_once('=') {
+            Some((n, v)) if !n.is_empty() => (Some(n), v),
+            _ => (None, t.as_str()),
+        };
+        if let Some(key) = value.strip_prefix("cache:") {
+            let name = name_part.map(str::to_string).unwrap_or_else(|| table_name(Path::new(key)));
+            register_cached(app, ctx, &name, key).await?;
+            continue;
+        }
         let (name, path) = match t.split_once('=') {
             Some((n, p)) if !n.is_empty() && !p.is_empty() => (n.to_string(), resolve(app, Path::new(p))?),
             _ => {
