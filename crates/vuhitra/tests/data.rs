@@ -18,15 +18,6 @@ fn column<'a>(profile: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name}: {profile}"))
 }
 
-fn have_python() -> bool {
-    if common::have("python3") {
-        return true;
-    }
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "python3 is required under CI");
-    eprintln!("SKIPPED: python3 not installed");
-    false
-}
-
 /// A minimal .xlsx (a zip of SpreadsheetML parts) written with Python's
 /// standard library; `sheets` is a list of (name, rows).
 fn write_xlsx(env: &TestEnv, file: &str, sheets: &[(&str, &[&[&str]])]) -> std::path::PathBuf {
@@ -143,7 +134,7 @@ fn json_ndjson_parquet_and_excel_load() {
         (j["source"]["format"].clone(), j["profile"]["rows"].clone()),
         (serde_json::json!("parquet"), serde_json::json!(4))
     );
-    if !have_python() {
+    if !common::require("python3") {
         return;
     }
     let rows: &[&[&str]] = &[&["item", "qty"], &["apple", "3"], &["pear", "5"]];

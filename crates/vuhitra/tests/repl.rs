@@ -80,20 +80,11 @@ impl Drop for Tmux {
     }
 }
 
-fn have_tmux() -> bool {
-    if common::have("tmux") {
-        return true;
-    }
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "tmux is required under CI");
-    eprintln!("SKIPPED: tmux not installed");
-    false
-}
-
 #[test]
 fn models_pull_draws_a_progress_bar_on_a_terminal() {
     let Some(o) = ollama() else { return };
     let Some(model) = common::service("VUHITRA_TEST_REGISTRY_MODEL", "the local OCI registry") else { return };
-    if !have_tmux() {
+    if !common::require("tmux") {
         return;
     }
     let env = TestEnv::with_ollama(&o);
@@ -112,7 +103,7 @@ fn repl_slash_commands_multiline_and_ctrl_c() {
         Some(o) => o,
         None => return,
     };
-    if !have_tmux() {
+    if !common::require("tmux") {
         return;
     }
     let env = TestEnv::with_ollama(&o);

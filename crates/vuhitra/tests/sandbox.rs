@@ -29,15 +29,6 @@ fn workspace_entries(env: &TestEnv) -> Vec<String> {
     names
 }
 
-fn have_python() -> bool {
-    if common::have("python3") {
-        return true;
-    }
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "python3 is required under CI");
-    eprintln!("SKIPPED: python3 not installed");
-    false
-}
-
 fn run_json(env: &TestEnv, args: &[&str]) -> (i32, Value) {
     let mut full = vec!["--json", "run"];
     full.extend_from_slice(args);
@@ -117,7 +108,7 @@ fn expired_uploads_are_removed_by_the_next_command() {
 
 #[test]
 fn scripts_and_commands_run_in_the_workspace_with_a_scrubbed_environment() {
-    if !have_python() {
+    if !common::require("python3") {
         return;
     }
     let mut env = env();
@@ -153,7 +144,7 @@ fn an_infinite_loop_is_stopped_at_the_time_limit() {
 
 #[test]
 fn a_fork_bomb_hits_the_process_limit_and_nothing_survives() {
-    if !have_python() {
+    if !common::require("python3") {
         return;
     }
     let mut env = env();
@@ -173,7 +164,7 @@ fn a_fork_bomb_hits_the_process_limit_and_nothing_survives() {
 
 #[test]
 fn a_memory_hog_gets_no_memory() {
-    if !have_python() {
+    if !common::require("python3") {
         return;
     }
     let env = env();
@@ -214,7 +205,7 @@ fn writes_outside_the_workspace_are_refused() {
 
 #[test]
 fn no_network_unless_asked() {
-    if !have_python() {
+    if !common::require("python3") {
         return;
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -168,3 +168,14 @@ pub fn repo_root() -> PathBuf {
 pub fn have(program: &str) -> bool {
     Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().is_ok_and(|o| o.status.success())
 }
+
+/// Whether a program the test needs is installed. Under CI a missing one
+/// fails the test; elsewhere the test is skipped with a message.
+pub fn require(program: &str) -> bool {
+    if have(program) {
+        return true;
+    }
+    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{program} is required under CI");
+    eprintln!("SKIPPED: {program} not installed");
+    false
+}
