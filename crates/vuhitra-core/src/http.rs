@@ -13,3 +13,13 @@ pub fn client(connect_timeout: Duration) -> reqwest::Client {
         .build()
         .expect("reqwest client with static settings builds")
 }
+
+/// The innermost cause of an error (reqwest's own message is just "error
+/// sending request"), for messages that say what actually went wrong.
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(s) = last.source() {
+        last = s;
+    }
+    last.to_string()
+}

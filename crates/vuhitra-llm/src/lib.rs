@@ -129,9 +129,9 @@ impl OllamaClient {
         if e.is_timeout() {
             OllamaError::Timeout { url, secs: self.settings.timeout.as_secs() }
         } else if e.is_connect() {
-            OllamaError::Unreachable { url, reason: root_cause(&e) }
+            OllamaError::Unreachable { url, reason: vuhitra_core::http::root_cause(&e) }
         } else {
-            OllamaError::Transport(root_cause(&e))
+            OllamaError::Transport(vuhitra_core::http::root_cause(&e))
         }
     }
 
@@ -322,13 +322,4 @@ fn is_reset(e: &reqwest::Error) -> bool {
         src = s.source();
     }
     false
-}
-
-/// The innermost cause (reqwest's own message is just "error sending request").
-pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut last = e;
-    while let Some(s) = last.source() {
-        last = s;
-    }
-    last.to_string()
 }

@@ -24,6 +24,7 @@ use url::Url;
 
 use crate::records::*;
 use crate::StoreError;
+use vuhitra_core::http::root_cause;
 
 /// Bump when a mapping changes; `ensure_index` migrates older versions.
 pub const HEURISTICS_VERSION: u32 = 1;
@@ -398,14 +399,6 @@ impl ElasticStore {
         }
         Ok(())
     }
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }
 
 /// `(document, hit)` pairs of a search response.

@@ -174,7 +174,7 @@ async fn probe_elasticsearch(url: &Url) -> Probe {
     let get = |path: &str| {
         let req = http.get(url.join(path).expect("static path joins")).timeout(PROBE_TIMEOUT);
         async move {
-            let resp = req.send().await.map_err(|e| format!("unreachable: {}", vuhitra_llm::root_cause(&e)))?;
+            let resp = req.send().await.map_err(|e| format!("unreachable: {}", vuhitra_core::http::root_cause(&e)))?;
             let resp = resp.error_for_status().map_err(|e| e.to_string())?;
             resp.json::<serde_json::Value>().await.map_err(|e| e.to_string())
         }
