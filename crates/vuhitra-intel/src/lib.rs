@@ -163,6 +163,22 @@ pub async fn lookup<C: PromptCache>(
     if let Some(hit) = exact_hit(cache, analyzer, prompt, signature, scope, now).await? {
         return Ok(Decision { hit: Some(hit), refused: Vec::new(), closest_below: None });
     }
+    similar_hit(cache, analyzer, prompt, signature, vector, scope, threshold, now).await
+}
+
+/// The second half of `lookup`: BM25 and kNN candidates judged by `decide`,
+/// for callers that tried `exact_hit` already.
+#[allow(clippy::too_many_arguments)]
+pub async fn similar_hit<C: PromptCache>(
+    cache: &C,
+    analyzer: &Analyzer,
+    prompt: &Analysis,
+    signature: &str,
+    vector: Option<(&str, &[f32])>,
+    scope: &str,
+    threshold: f64,
+    now: i64,
+) -> Result<Decision, StoreError> {
     let query = vector.map(|(model, vector)| QueryVector { model, vector });
     let candidates = cache.candidates(scope, &terms_text(prompt), query, 5, now).await?;
     Ok(decide(analyzer, prompt, signature, vector, candidates, threshold))

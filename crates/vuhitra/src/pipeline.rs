@@ -364,7 +364,7 @@ async fn cache_lookup(
     }
     let vector = intel.embed(client, &prompt.question).await;
     let qv = vector.as_ref().map(|(m, v)| (m.as_str(), v.as_slice()));
-    let d = on_backend!(intel, b => vuhitra_intel::lookup(b, analyzer, analysis, signature, qv, scope, threshold, now).await)?;
+    let d = on_backend!(intel, b => vuhitra_intel::similar_hit(b, analyzer, analysis, signature, qv, scope, threshold, now).await)?;
     for r in &d.refused {
         tracing::debug!("cache entry {} refused: {} (similarity {:.3})", r.entry_id, r.reason, r.similarity.combined);
     }
