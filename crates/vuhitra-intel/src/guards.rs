@@ -220,8 +220,7 @@ fn canonical_tech(word: &str) -> Option<&'static str> {
 
 /// Technologies a prompt names, by canonical name; dotted, dashed and
 /// slashed tokens count by their parts ("unittest.mock", "pytest-mock").
-fn technologies(a: &Analysis) -> HashSet<&'static str> {
-    let words = lower_words(a);
+fn technologies(words: &HashSet<String>) -> HashSet<&'static str> {
     let parts = words.iter().flat_map(|w| w.split(['.', '-', '/']).map(str::to_string));
     words.iter().cloned().chain(parts).filter_map(|w| canonical_tech(&w)).collect()
 }
@@ -294,14 +293,14 @@ pub fn check(analyzer: &Analyzer, ours: &Analysis, theirs: &Analysis) -> Result<
             return Err(Mismatch::Entity(missing));
         }
     }
-    let (t1, t2) = (technologies(ours), technologies(theirs));
+    let (w1, w2) = (lower_words(ours), lower_words(theirs));
+    let (t1, t2) = (technologies(&w1), technologies(&w2));
     if let Some(only) = t1.symmetric_difference(&t2).next() {
         return Err(Mismatch::Entity(only.to_string()));
     }
-    let (w1, w2) = (lower_words(ours), lower_words(theirs));
     opposites(&w1, &w2)?;
     substitution(analyzer, ours, theirs)?;
-    direction(analyzer, ours, theirs)
+    direction(analyzer, (ours, &w1), (theirs, &w2))
 }
 
 fn opposites(w1: &HashSet<String>, w2: &HashSet<String>) -> Result<(), Mismatch> {
@@ -384,7 +383,11 @@ const NOT_DIRECTIONAL: &[&str] =
 /// other prompt settles it; otherwise a word before the direction word in
 /// one prompt that is after it in the other, and one the other way round,
 /// mean a swap.
-fn direction(analyzer: &Analyzer, ours: &Analysis, theirs: &Analysis) -> Result<(), Mismatch> {
+fn direction(
+    analyzer: &Analyzer,
+    (ours, w1): (&Analysis, &HashSet<String>),
+    (theirs, w2): (&Analysis, &HashSet<String>),
+) -> Result<(), Mismatch> {
     let (j1, j2) = (joins(ours), joins(theirs));
     let words = |a: &Analysis, range: std::ops::Range<usize>| -> HashSet<String> {
         // Stemmed, so "investing" and "invest" are one word.
@@ -395,7 +398,6 @@ fn direction(analyzer: &Analyzer, ours: &Analysis, theirs: &Analysis) -> Result<
             .map(|w| analyzer.stem(&w))
             .collect()
     };
-    let (w1, w2) = (lower_words(ours), lower_words(theirs));
     for (i1, word, prev1, next1) in &j1 {
         let same_word: Vec<_> = j2.iter().filter(|(_, w, _, _)| w == word).collect();
         if same_word.iter().any(|(_, _, p, n)| p == prev1 && n == next1) {
