@@ -51,7 +51,7 @@ const READABLE: &[&str] =
 /// single-threaded process that is about to exec.
 pub fn enter(c: &Confinement) -> Result<(), String> {
     std::env::set_current_dir(&c.workdir).map_err(|e| format!("cannot enter {}: {e}", c.workdir.display()))?;
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = crate::workspace::is_root();
     if !c.network {
         // Root can have a network namespace of its own; anyone else gets one
         // inside a new user namespace.

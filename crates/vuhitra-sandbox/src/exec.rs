@@ -115,7 +115,7 @@ impl Executor for LocalExecutor {
             network: spec.network,
             env: spec.environment(),
         };
-        if unsafe { libc::geteuid() } == 0 {
+        if crate::workspace::is_root() {
             reachable_by_sandbox_account(&spec.workdir)?;
         }
         let started = Instant::now();

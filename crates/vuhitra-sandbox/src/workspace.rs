@@ -280,7 +280,8 @@ fn looks_latin1(head: &[u8]) -> bool {
     head.iter().all(|&b| b >= 0x20 || matches!(b, b'\n' | b'\r' | b'\t'))
 }
 
-fn is_root() -> bool {
+/// Whether Vuhitra runs as root (then sandboxed commands run as `nobody`).
+pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
