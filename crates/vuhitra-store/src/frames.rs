@@ -46,14 +46,14 @@ pub fn chunk_count(len: usize, chunk: usize) -> u32 {
 }
 
 /// The SQLite backend; frames live in the store file.
-pub struct SqliteFrames<'a> {
-    pub store: &'a Store,
+pub struct SqliteFrames {
+    pub store: Store,
     pub chunk: usize,
 }
 
-impl FrameCache for SqliteFrames<'_> {
+impl FrameCache for SqliteFrames {
     async fn put_frame(&self, info: &FrameInfo, bytes: &[u8]) -> Result<()> {
-        let s = self.store;
+        let s = &self.store;
         let path = s.path().to_path_buf();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = s.conn.unchecked_transaction().map_err(err)?;
@@ -76,7 +76,7 @@ impl FrameCache for SqliteFrames<'_> {
     }
 
     async fn get_frame(&self, key: &str) -> Result<Option<(FrameInfo, Vec<u8>)>> {
-        let s = self.store;
+        let s = &self.store;
         let meta: Option<String> = s
             .conn
             .query_row("SELECT meta FROM frames WHERE key = ?1 AND expires_at > ?2", params![key, now_ms()], |r| {
@@ -94,7 +94,7 @@ impl FrameCache for SqliteFrames<'_> {
     }
 
     async fn frames(&self) -> Result<Vec<FrameInfo>> {
-        let s = self.store;
+        let s = &self.store;
         s.conn.execute("DELETE FROM frames WHERE expires_at <= ?1", [now_ms()]).map_err(|e| s.err(e))?;
         s.conn
             .execute("DELETE FROM frame_chunks WHERE key NOT IN (SELECT key FROM frames)", [])
@@ -104,7 +104,7 @@ impl FrameCache for SqliteFrames<'_> {
     }
 
     async fn drop_frame(&self, key: &str) -> Result<bool> {
-        let s = self.store;
+        let s = &self.store;
         let n = s.conn.execute("DELETE FROM frames WHERE key = ?1", [key]).map_err(|e| s.err(e))?;
         s.conn.execute("DELETE FROM frame_chunks WHERE key = ?1", [key]).map_err(|e| s.err(e))?;
         Ok(n > 0)

@@ -56,7 +56,7 @@ async fn suite(c: &impl FrameCache, chunk: usize) {
 async fn embedded_frames_conform() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("v.db")).unwrap();
-    suite(&SqliteFrames { store: &store, chunk: 1000 }, 1000).await;
+    suite(&SqliteFrames { store, chunk: 1000 }, 1000).await;
 }
 
 #[tokio::test]

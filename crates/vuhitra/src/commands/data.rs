@@ -16,48 +16,29 @@ use crate::app::App;
 use crate::cli::{AnalyzeArgs, DataCommand, SqlArgs};
 use crate::output::{self, outln, table};
 use vuhitra_store::frames::{FrameCache, FrameInfo, RedisFrames, SqliteFrames, DEFAULT_CHUNK};
-use vuhitra_store::Store;
 
 /// The frame cache: Redis when REDIS_URL is set, else the embedded store.
 enum Frames {
-    Embedded(Store),
+    Embedded(SqliteFrames),
     Redis(RedisFrames),
+}
+
+/// Calls the same `FrameCache` method on whichever backend is configured.
+macro_rules! on_frames {
+    ($frames:expr, $b:ident => $call:expr) => {
+        match &$frames {
+            Frames::Embedded($b) => $call,
+            Frames::Redis($b) => $call,
+        }
+    };
 }
 
 impl Frames {
     async fn open(app: &App) -> anyhow::Result<Frames> {
         Ok(match &app.config.redis_url {
             Some(url) => Frames::Redis(RedisFrames::connect(url.as_str(), "vuhitra").await?),
-            None => Frames::Embedded(app.store()?),
+            None => Frames::Embedded(SqliteFrames { store: app.store()?, chunk: DEFAULT_CHUNK }),
         })
-    }
-
-    async fn put(&self, info: &FrameInfo, bytes: &[u8]) -> vuhitra_store::Result<()> {
-        match self {
-            Frames::Embedded(s) => SqliteFrames { store: s, chunk: DEFAULT_CHUNK }.put_frame(info, bytes).await,
-            Frames::Redis(r) => r.put_frame(info, bytes).await,
-        }
-    }
-
-    async fn get(&self, key: &str) -> vuhitra_store::Result<Option<(FrameInfo, Vec<u8>)>> {
-        match self {
-            Frames::Embedded(s) => SqliteFrames { store: s, chunk: DEFAULT_CHUNK }.get_frame(key).await,
-            Frames::Redis(r) => r.get_frame(key).await,
-        }
-    }
-
-    async fn list(&self) -> vuhitra_store::Result<Vec<FrameInfo>> {
-        match self {
-            Frames::Embedded(s) => SqliteFrames { store: s, chunk: DEFAULT_CHUNK }.frames().await,
-            Frames::Redis(r) => r.frames().await,
-        }
-    }
-
-    async fn remove(&self, key: &str) -> vuhitra_store::Result<bool> {
-        match self {
-            Frames::Embedded(s) => SqliteFrames { store: s, chunk: DEFAULT_CHUNK }.drop_frame(key).await,
-            Frames::Redis(r) => r.drop_frame(key).await,
-        }
     }
 }
 
@@ -71,7 +52,7 @@ fn no_frame(key: &str) -> anyhow::Error {
 /// Registers a cached table as `table`.
 async fn register_cached(app: &App, ctx: &SessionContext, table: &str, key: &str) -> anyhow::Result<FrameInfo> {
     let frames = Frames::open(app).await?;
-    let (info, bytes) = frames.get(key).await?.ok_or_else(|| no_frame(key))?;
+    let (info, bytes) = on_frames!(frames, b => b.get_frame(key).await)?.ok_or_else(|| no_frame(key))?;
     let batches = vuhitra_data::ipc::decode(&bytes)?;
     let provider = vuhitra_data::datafusion::datasource::MemTable::try_new(
         batches
@@ -108,7 +89,8 @@ async fn cache_table(
         created_at: now,
         expires_at: now + app.config.frame_cache_ttl_secs as i64 * 1000,
     };
-    Frames::open(app).await?.put(&info, &bytes).await?;
+    let frames = Frames::open(app).await?;
+    on_frames!(frames, b => b.put_frame(&info, &bytes).await)?;
     Ok(info)
 }
 
@@ -117,7 +99,7 @@ pub async fn frames_command(app: &App, cmd: DataCommand) -> anyhow::Result<()> {
     let frames = Frames::open(app).await?;
     match cmd {
         DataCommand::List => {
-            let list = frames.list().await?;
+            let list = on_frames!(frames, b => b.frames().await)?;
             if app.json {
                 output::json(&serde_json::to_value(&list)?);
             } else if list.is_empty() {
@@ -140,7 +122,7 @@ pub async fn frames_command(app: &App, cmd: DataCommand) -> anyhow::Result<()> {
             }
         }
         DataCommand::Get { key, format, limit } => {
-            let (_, bytes) = frames.get(&key).await?.ok_or_else(|| no_frame(&key))?;
+            let (_, bytes) = on_frames!(frames, b => b.get_frame(&key).await)?.ok_or_else(|| no_frame(&key))?;
             let batches = vuhitra_data::ipc::decode(&bytes)?;
             let mut kept = Vec::new();
             let mut left = limit;
@@ -156,7 +138,7 @@ pub async fn frames_command(app: &App, cmd: DataCommand) -> anyhow::Result<()> {
             output::out(&render(&kept, &format)?);
         }
         DataCommand::Drop { key } => {
-            if !frames.remove(&key).await? {
+            if !on_frames!(frames, b => b.drop_frame(&key).await)? {
                 return Err(no_frame(&key));
             }
             if app.json {
