@@ -13,7 +13,12 @@ use crate::app::App;
 
 pub enum Backend {
     Embedded(Store),
-    Elastic(ElasticStore),
+    /// Elasticsearch, and the embedded store where records wait when it
+    /// refuses them.
+    Elastic {
+        es: ElasticStore,
+        pending: Store,
+    },
 }
 
 /// Calls the same trait method on whichever backend is configured.
@@ -21,7 +26,7 @@ macro_rules! on_backend {
     ($intel:expr, $b:ident => $call:expr) => {
         match &$intel.backend {
             $crate::intel::Backend::Embedded($b) => $call,
-            $crate::intel::Backend::Elastic($b) => $call,
+            $crate::intel::Backend::Elastic { es: $b, .. } => $call,
         }
     };
 }
@@ -29,8 +34,6 @@ pub(crate) use on_backend;
 
 pub struct Intel {
     pub backend: Backend,
-    /// The embedded store, also where records wait when Elasticsearch fails.
-    pub local: Store,
     pub embed_model: Option<String>,
     /// Set once the embedding model failed, so the warning is printed once.
     embed_failed: Cell<bool>,
@@ -41,7 +44,6 @@ impl Intel {
     /// not answer is an error naming ELASTICSEARCH_URL; records queued by
     /// earlier runs are sent as soon as it answers again.
     pub async fn open(app: &App) -> anyhow::Result<Intel> {
-        let local = app.store()?;
         let backend = match &app.config.elasticsearch_url {
             Some(url) => {
                 let es = ElasticStore::connect(
@@ -50,22 +52,23 @@ impl Intel {
                     Duration::from_secs(app.config.ollama_connect_timeout_secs),
                 )
                 .await?;
-                match es.flush_pending(&local).await {
+                let pending = app.store()?;
+                match es.flush_pending(&pending).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!("sent {n} queued heuristics record(s) to Elasticsearch"),
                     Err(e) => tracing::warn!("queued heuristics records stay queued: {e}"),
                 }
-                Backend::Elastic(es)
+                Backend::Elastic { es, pending }
             }
             None => Backend::Embedded(app.store()?),
         };
-        Ok(Intel { backend, local, embed_model: app.config.embed_model.clone(), embed_failed: Cell::new(false) })
+        Ok(Intel { backend, embed_model: app.config.embed_model.clone(), embed_failed: Cell::new(false) })
     }
 
     pub fn backend_name(&self) -> String {
         match &self.backend {
             Backend::Embedded(s) => format!("embedded ({})", s.path().display()),
-            Backend::Elastic(es) => format!("Elasticsearch ({})", es.url()),
+            Backend::Elastic { es, .. } => format!("Elasticsearch ({})", es.url()),
         }
     }
 
@@ -76,7 +79,7 @@ impl Intel {
         use vuhitra_store::HeuristicsStore;
         let Err(e) = on_backend!(self, b => b.record(r).await) else { return };
         match &self.backend {
-            Backend::Elastic(_) => match self.local.queue_pending(r, &e.to_string()) {
+            Backend::Elastic { pending, .. } => match pending.queue_pending(r, &e.to_string()) {
                 Ok(()) => eprintln!(
                     "warning: the heuristics record could not reach Elasticsearch ({e}); it is kept locally and \
                      sent on the next run"
