@@ -121,6 +121,12 @@ pub const KEYS: &[KeySpec] = &[
     key("SPARK_MASTER", Kind::ServiceUrl(&["spark", "sc"]), "", "Spark master (empty = embedded)"),
     key("SANDBOX_CONTAINER", Kind::Text, "", "sandbox container (empty = local sandbox)"),
     key("FRAME_CACHE_TTL", Kind::Duration, "1h", "how long a cached table (--cache-key) lives"),
+    key(
+        "DATA_IN_MEMORY_MAX",
+        Kind::Size,
+        "512MiB",
+        "largest text file read into memory for analyze (larger ones stream)",
+    ),
     key("SANDBOX_TIMEOUT", Kind::Duration, "60s", "wall-clock limit of one sandboxed command"),
     key("SANDBOX_CPU_TIME", Kind::Duration, "60s", "CPU-time limit of one sandboxed command"),
     key("SANDBOX_MEMORY", Kind::Size, "1GiB", "address-space limit of one sandboxed command"),
@@ -366,6 +372,7 @@ impl RawConfig {
             spark_master: url("SPARK_MASTER")?,
             sandbox_container: Some(text("SANDBOX_CONTAINER")?).filter(|s| !s.is_empty()),
             frame_cache_ttl_secs: int("FRAME_CACHE_TTL")?,
+            data_in_memory_max: int("DATA_IN_MEMORY_MAX")?,
             sandbox: SandboxLimits {
                 timeout_secs: int("SANDBOX_TIMEOUT")?,
                 cpu_secs: int("SANDBOX_CPU_TIME")?,
@@ -570,6 +577,8 @@ pub struct Config {
     pub sandbox_container: Option<String>,
     pub sandbox: SandboxLimits,
     pub frame_cache_ttl_secs: u64,
+    /// Text files up to this size are parsed once into memory by `analyze`.
+    pub data_in_memory_max: u64,
     pub data_dir: PathBuf,
     pub workspace: PathBuf,
     pub log_level: String,

@@ -7,6 +7,7 @@ pub mod ask;
 pub mod guard;
 pub mod load;
 pub mod profile;
+mod sketch;
 
 pub use datafusion;
 pub use load::{DataError, Format, LoadOptions, Loaded};

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::datasource::MemTable;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +103,8 @@ pub struct Loaded {
     pub header: Option<bool>,
     pub encoding: &'static str,
     pub sheet: Option<String>,
+    /// Read into memory once (true), or read from the file by every query.
+    pub in_memory: bool,
     /// A converted copy to remove when done.
     #[serde(skip)]
     pub temp: Option<PathBuf>,
@@ -186,6 +189,7 @@ pub async fn register(ctx: &SessionContext, table: &str, path: &Path, opts: &Loa
         header: None,
         encoding: "utf-8",
         sheet: None,
+        in_memory: false,
         temp: None,
     };
     let read_err =
@@ -231,9 +235,36 @@ pub async fn register(ctx: &SessionContext, table: &str, path: &Path, opts: &Loa
             let (sheet, batch) = read_excel(path, opts.sheet.as_deref())?;
             ctx.register_batch(table, batch).map_err(read_err)?;
             loaded.sheet = Some(sheet);
+            loaded.in_memory = true;
         }
     }
     Ok(loaded)
+}
+
+impl Loaded {
+    /// Whether several queries over this table are faster from memory: a
+    /// text file (parsed again by every query) of at most `limit` bytes.
+    /// Parquet is columnar and cheap to re-read, and Excel is in memory
+    /// already.
+    pub fn worth_reading_into_memory(&self, limit: u64) -> bool {
+        let text = matches!(self.format, Format::Csv | Format::Tsv | Format::Json | Format::Ndjson);
+        text && !self.in_memory && std::fs::metadata(&self.path).is_ok_and(|m| m.len() <= limit)
+    }
+
+    /// Reads the table into memory once, in as many partitions as the
+    /// scan had, so that later queries do not parse the file again.
+    pub async fn read_into_memory(&mut self, ctx: &SessionContext) -> Result<()> {
+        let read_err =
+            |e: datafusion::error::DataFusionError| DataError::Read { path: self.path.clone(), message: e.to_string() };
+        let df = ctx.table(&self.table).await.map_err(read_err)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let partitions = df.collect_partitioned().await.map_err(read_err)?;
+        let table = MemTable::try_new(schema, partitions).map_err(read_err)?;
+        ctx.deregister_table(&self.table).map_err(read_err)?;
+        ctx.register_table(&self.table, Arc::new(table)).map_err(read_err)?;
+        self.in_memory = true;
+        Ok(())
+    }
 }
 
 fn extension_of(path: &Path) -> String {

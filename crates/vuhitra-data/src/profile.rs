@@ -1,19 +1,23 @@
-//! Profiling a registered table with a few aggregate queries: one pass for
-//! counts, nulls, distinct counts, min/max, mean, standard deviation and
-//! quartiles of every column; one for all pairwise correlations of numeric
-//! columns; one per text column for its top values and one per numeric
-//! column for its histogram. DataFusion streams each pass, so a file larger
-//! than memory profiles in bounded memory (approximate distinct counts and
-//! quartiles keep it so).
+//! Profiling a registered table in few passes: one SQL aggregate pass for
+//! counts, nulls, distinct counts, min/max, mean, standard deviation,
+//! quartiles and all pairwise correlations of numeric columns; one scan in
+//! Rust for the histograms of numeric columns and the distinct counts
+//! DataFusion's `approx_distinct` does not take (floats, dates, times); and
+//! one GROUP BY per text column for its top values. Every pass streams, so
+//! a file larger than memory profiles in bounded memory (the distinct counts
+//! and quartiles are sketches); a small file is read into memory once
+//! beforehand (see `load::into_memory`) so the passes do not parse it again.
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::prelude::SessionContext;
+use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::load::{DataError, Result};
+use crate::sketch::DistinctSketch;
 
 const HISTOGRAM_BUCKETS: usize = 10;
 const TOP_VALUES: usize = 5;
@@ -100,28 +104,60 @@ fn string_at(col: &ArrayRef, row: usize) -> Option<String> {
     (!col.is_null(row)).then(|| array_value_to_string(col, row).ok()).flatten()
 }
 
+/// How pass 1 counts a column's distinct values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Distinct {
+    /// `approx_distinct`, which takes integers and strings.
+    Sql,
+    /// Exactly, for columns of few values (booleans) and unordered types.
+    Exact,
+    /// A HyperLogLog sketch over the values' bits, in the Rust scan.
+    Scan,
+}
+
+fn distinct_method(dt: &DataType, kind: ColumnKind) -> Distinct {
+    match kind {
+        ColumnKind::Text => Distinct::Sql,
+        ColumnKind::Numeric if dt.is_integer() => Distinct::Sql,
+        ColumnKind::Numeric | ColumnKind::Temporal => Distinct::Scan,
+        ColumnKind::Boolean | ColumnKind::Other => Distinct::Exact,
+    }
+}
+
+fn is_ordered(kind: ColumnKind) -> bool {
+    matches!(kind, ColumnKind::Numeric | ColumnKind::Text | ColumnKind::Temporal)
+}
+
 pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
     let df = ctx.table(table).await.map_err(|e| DataError::Query(e.to_string()))?;
     let schema = df.schema().as_arrow().clone();
     let t = quote(table);
     let columns: Vec<(String, DataType, ColumnKind)> =
         schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone(), kind_of(f.data_type()))).collect();
+    let numeric: Vec<&str> = columns
+        .iter()
+        .filter(|(_, _, k)| *k == ColumnKind::Numeric)
+        .map(|(n, _, _)| n.as_str())
+        .take(MAX_CORRELATED)
+        .collect();
+    let mut pairs = Vec::new();
+    for (i, a) in numeric.iter().enumerate() {
+        for b in &numeric[i + 1..] {
+            pairs.push((a.to_string(), b.to_string()));
+        }
+    }
 
-    // Pass 1: everything per column, in one scan.
+    // Pass 1: every aggregate DataFusion computes in one scan.
     let mut select = vec!["count(*)".to_string()];
     for (name, dt, kind) in &columns {
         let c = quote(name);
         select.push(format!("count({c})"));
-        let ordered = matches!(kind, ColumnKind::Numeric | ColumnKind::Text | ColumnKind::Temporal);
-        // approx_distinct takes integers and strings: floats and times are
-        // counted by their text.
-        let native = dt.is_integer() || *kind == ColumnKind::Text;
-        select.push(match (ordered, native) {
-            (true, true) => format!("approx_distinct({c})"),
-            (true, false) => format!("approx_distinct(CAST({c} AS VARCHAR))"),
-            (false, _) => format!("count(DISTINCT {c})"),
-        });
-        if ordered {
+        match distinct_method(dt, *kind) {
+            Distinct::Sql => select.push(format!("approx_distinct({c})")),
+            Distinct::Exact => select.push(format!("count(DISTINCT {c})")),
+            Distinct::Scan => {}
+        }
+        if is_ordered(*kind) {
             select.push(format!("min({c})"));
             select.push(format!("max({c})"));
         }
@@ -133,6 +169,12 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
                 select.push(format!("approx_percentile_cont({p}) WITHIN GROUP (ORDER BY {d})"));
             }
         }
+        if *kind == ColumnKind::Boolean {
+            select.push(format!("count(CASE WHEN {c} THEN 1 END)"));
+        }
+    }
+    for (a, b) in &pairs {
+        select.push(format!("corr(CAST({} AS DOUBLE), CAST({} AS DOUBLE))", quote(a), quote(b)));
     }
     let batches = query(ctx, &format!("SELECT {} FROM {t}", select.join(", "))).await?;
     let row = batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| DataError::Query("no result".into()))?;
@@ -145,9 +187,11 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
     let mut profiles = Vec::new();
     for (name, dt, kind) in &columns {
         let non_null = f64_at(&next(), 0).unwrap_or(0.0) as u64;
-        let distinct = f64_at(&next(), 0).map(|v| v as u64);
-        let ordered = matches!(kind, ColumnKind::Numeric | ColumnKind::Text | ColumnKind::Temporal);
-        let (min, max) = if ordered { (string_at(&next(), 0), string_at(&next(), 0)) } else { (None, None) };
+        let distinct = match distinct_method(dt, *kind) {
+            Distinct::Scan => None,
+            _ => f64_at(&next(), 0).map(|v| v as u64),
+        };
+        let (min, max) = if is_ordered(*kind) { (string_at(&next(), 0), string_at(&next(), 0)) } else { (None, None) };
         let (mut mean, mut std, mut quartiles) = (None, None, None);
         if *kind == ColumnKind::Numeric {
             mean = f64_at(&next(), 0);
@@ -157,6 +201,16 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
                 [Some(a), Some(b), Some(c)] => Some([a, b, c]),
                 _ => None,
             };
+        }
+        let mut top_values = Vec::new();
+        if *kind == ColumnKind::Boolean {
+            let trues = f64_at(&next(), 0).unwrap_or(0.0) as u64;
+            top_values = [("true", trues), ("false", non_null - trues.min(non_null))]
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(v, n)| (v.to_string(), n))
+                .collect();
+            top_values.sort_by(|a, b| b.1.cmp(&a.1));
         }
         profiles.push(ColumnProfile {
             name: name.clone(),
@@ -169,13 +223,22 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
             mean,
             std,
             quartiles,
-            top_values: Vec::new(),
+            top_values,
             histogram: Vec::new(),
         });
     }
+    let mut correlations = Vec::new();
+    for (a, b) in pairs {
+        if let Some(r) = f64_at(&next(), 0) {
+            correlations.push(Correlation { a, b, r });
+        }
+    }
+
+    // Pass 2: histograms and the remaining distinct counts, in one scan.
+    scan(ctx, &t, &columns, rows, &mut profiles).await?;
 
     // Top values of text columns.
-    for p in profiles.iter_mut().filter(|p| matches!(p.kind, ColumnKind::Text | ColumnKind::Boolean)) {
+    for p in profiles.iter_mut().filter(|p| p.kind == ColumnKind::Text) {
         let c = quote(&p.name);
         let sql = format!(
             "SELECT CAST({c} AS VARCHAR), count(*) AS n FROM {t} WHERE {c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT {TOP_VALUES}"
@@ -188,66 +251,89 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
             }
         }
     }
+    Ok(Profile { table: table.to_string(), rows, columns: profiles, correlations })
+}
 
-    // Histograms of numeric columns, between their min and max.
-    for p in profiles.iter_mut().filter(|p| p.kind == ColumnKind::Numeric) {
-        let (Some(lo), Some(hi)) = (
-            p.min.as_deref().and_then(|v| v.parse::<f64>().ok()),
-            p.max.as_deref().and_then(|v| v.parse::<f64>().ok()),
-        ) else {
-            continue;
-        };
-        let mut counts = vec![0u64; HISTOGRAM_BUCKETS];
-        if hi > lo {
-            let c = quote(&p.name);
-            let width = (hi - lo) / HISTOGRAM_BUCKETS as f64;
-            let sql = format!(
-                "SELECT LEAST(CAST(FLOOR((CAST({c} AS DOUBLE) - ({lo:e})) / ({width:e})) AS BIGINT), {last}) AS bucket, count(*)
-                 FROM {t} WHERE {c} IS NOT NULL GROUP BY 1",
-                last = HISTOGRAM_BUCKETS - 1
-            );
-            for b in query(ctx, &sql).await? {
-                for r in 0..b.num_rows() {
-                    if let (Some(k), Some(n)) = (f64_at(b.column(0), r), f64_at(b.column(1), r)) {
-                        counts[(k.max(0.0) as usize).min(HISTOGRAM_BUCKETS - 1)] += n as u64;
+/// What the Rust scan keeps for one column.
+struct ScanState {
+    profile: usize,
+    /// Histogram range, for numeric columns with a spread.
+    range: Option<(f64, f64)>,
+    sketch: Option<DistinctSketch>,
+}
+
+/// Histograms of numeric columns between their min and max, and sketched
+/// distinct counts of floats, decimals, dates and times, in one streamed
+/// scan of just those columns.
+async fn scan(
+    ctx: &SessionContext,
+    t: &str,
+    columns: &[(String, DataType, ColumnKind)],
+    rows: u64,
+    profiles: &mut [ColumnProfile],
+) -> Result<()> {
+    let mut states = Vec::new();
+    for (k, (_, dt, kind)) in columns.iter().enumerate() {
+        let sketch = (distinct_method(dt, *kind) == Distinct::Scan).then(DistinctSketch::default);
+        let p = &mut profiles[k];
+        let mut range = None;
+        if *kind == ColumnKind::Numeric {
+            p.histogram = vec![0; HISTOGRAM_BUCKETS];
+            let bound = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<f64>().ok());
+            match (bound(&p.min), bound(&p.max)) {
+                (Some(lo), Some(hi)) if hi > lo => range = Some((lo, hi)),
+                (Some(_), Some(_)) => p.histogram[0] = rows - p.nulls,
+                _ => p.histogram.clear(),
+            }
+        }
+        if range.is_some() || sketch.is_some() {
+            states.push(ScanState { profile: k, range, sketch });
+        }
+    }
+    if states.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = states.iter().map(|s| quote(&columns[s.profile].0)).collect();
+    let df =
+        ctx.sql(&format!("SELECT {} FROM {t}", list.join(", "))).await.map_err(|e| DataError::Query(e.to_string()))?;
+    let mut stream = df.execute_stream().await.map_err(|e| DataError::Query(e.to_string()))?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| DataError::Query(e.to_string()))?;
+        for (s, col) in states.iter_mut().zip(batch.columns()) {
+            let p = &mut profiles[s.profile];
+            if p.kind == ColumnKind::Numeric {
+                let values = cast(col, &DataType::Float64).map_err(|e| DataError::Query(e.to_string()))?;
+                let values = values.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
+                for v in values.iter().flatten() {
+                    if let Some((lo, hi)) = s.range.filter(|_| v.is_finite()) {
+                        let k = ((v - lo) / (hi - lo) * HISTOGRAM_BUCKETS as f64).floor();
+                        p.histogram[(k.max(0.0) as usize).min(HISTOGRAM_BUCKETS - 1)] += 1;
+                    }
+                    if let Some(h) = &mut s.sketch {
+                        // 0.0 and -0.0 are one value.
+                        h.add((if v == 0.0 { 0.0f64 } else { v }).to_bits());
                     }
                 }
-            }
-        } else {
-            counts[0] = rows - p.nulls;
-        }
-        p.histogram = counts;
-    }
-
-    // Pairwise correlations of numeric columns, in one scan.
-    let numeric: Vec<&str> = profiles
-        .iter()
-        .filter(|p| p.kind == ColumnKind::Numeric)
-        .map(|p| p.name.as_str())
-        .take(MAX_CORRELATED)
-        .collect();
-    let mut pairs = Vec::new();
-    for (i, a) in numeric.iter().enumerate() {
-        for b in &numeric[i + 1..] {
-            pairs.push((a.to_string(), b.to_string()));
-        }
-    }
-    let mut correlations = Vec::new();
-    if !pairs.is_empty() {
-        let exprs: Vec<String> = pairs
-            .iter()
-            .map(|(a, b)| format!("corr(CAST({} AS DOUBLE), CAST({} AS DOUBLE))", quote(a), quote(b)))
-            .collect();
-        let batches = query(ctx, &format!("SELECT {} FROM {t}", exprs.join(", "))).await?;
-        if let Some(row) = batches.iter().find(|b| b.num_rows() > 0) {
-            for (k, (a, b)) in pairs.into_iter().enumerate() {
-                if let Some(r) = f64_at(row.column(k), 0) {
-                    correlations.push(Correlation { a, b, r });
+            } else if let Some(h) = &mut s.sketch {
+                // Dates and times count by their integer representation; a
+                // type without one gets no distinct count.
+                let Ok(values) = cast(col, &DataType::Int64) else {
+                    s.sketch = None;
+                    continue;
+                };
+                let values = values.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
+                for v in values.iter().flatten() {
+                    h.add(v as u64);
                 }
             }
         }
     }
-    Ok(Profile { table: table.to_string(), rows, columns: profiles, correlations })
+    for s in states {
+        if let Some(h) = s.sketch {
+            profiles[s.profile].distinct = Some(h.count());
+        }
+    }
+    Ok(())
 }
 
 /// A histogram as a line of block characters, scaled to the fullest bucket.

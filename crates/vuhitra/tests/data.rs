@@ -83,6 +83,59 @@ fn a_csv_is_profiled_column_by_column() {
     assert!(text.contains("5 rows × 4 columns") && text.contains("histograms") && text.contains("north (3)"), "{text}");
 }
 
+/// Rows of every kind of column, with gaps and many distinct floats.
+fn mixed_csv(rows: usize) -> String {
+    let mut csv = String::from("id,region,amount,ratio,day,flag\n");
+    for i in 0..rows {
+        let region = ["north", "south", "east", "west", "central"][i * 7 % 5];
+        let amount = if i % 13 == 0 { String::new() } else { format!("{:.2}", (i * 37 % 1000) as f64 / 3.0) };
+        let day = format!("2024-{:02}-{:02}", i % 12 + 1, i % 28 + 1);
+        csv.push_str(&format!("{i},{region},{amount},{},{day},{}\n", (i as f64).sqrt(), i % 3 == 0));
+    }
+    csv
+}
+
+#[test]
+fn streamed_and_in_memory_profiles_agree() {
+    let mut env = TestEnv::new();
+    env.file("mixed.csv", mixed_csv(30_000));
+    let memory = env.run(&["--json", "analyze", "mixed.csv"]).ok().json();
+    env.set("DATA_IN_MEMORY_MAX", "0");
+    let streamed = env.run(&["--json", "analyze", "mixed.csv"]).ok().json();
+    assert_eq!(
+        (&memory["source"]["in_memory"], &streamed["source"]["in_memory"]),
+        (&Value::Bool(true), &Value::Bool(false))
+    );
+    let (m, s) = (&memory["profile"], &streamed["profile"]);
+    assert_eq!(m["rows"], 30_000);
+    assert_eq!(m["correlations"], s["correlations"]);
+    for name in ["id", "region", "amount", "ratio", "day", "flag"] {
+        let (a, b) = (column(m, name), column(s, name));
+        for field in ["kind", "nulls", "min", "max", "histogram", "top_values"] {
+            assert_eq!(a[field], b[field], "{name}.{field}");
+        }
+        let close = |x: &Value, y: &Value| {
+            (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() <= 1e-6 * x.as_f64().unwrap().abs().max(1.0)
+        };
+        if a["kind"] == "numeric" {
+            assert!(close(&a["mean"], &b["mean"]) && close(&a["std"], &b["std"]), "{name}: {a} {b}");
+        }
+    }
+    // Sketched distinct counts against the exact ones (84 days: lcm of 12 months and 28 days).
+    let distinct = |name: &str| column(m, name)["distinct"].as_f64().unwrap();
+    assert_eq!((distinct("region"), distinct("flag")), (5.0, 2.0));
+    for (name, exact) in [("id", 30_000.0), ("ratio", 30_000.0), ("amount", 1000.0), ("day", 84.0)] {
+        assert!((distinct(name) - exact).abs() / exact < 0.05, "{name}: {} vs {exact}", distinct(name));
+    }
+    let amount = column(m, "amount");
+    assert_eq!(amount["nulls"], 30_000 / 13 + 1);
+    let buckets: Vec<u64> = amount["histogram"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(buckets.iter().sum::<u64>(), 30_000 - (30_000 / 13 + 1));
+    assert!(buckets.iter().all(|&b| b > 2000), "evenly spread amounts: {buckets:?}");
+    let flag = column(m, "flag");
+    assert_eq!(flag["top_values"], serde_json::json!([["false", 20_000], ["true", 10_000]]));
+}
+
 #[test]
 fn tsv_semicolons_no_header_and_latin1_are_sniffed() {
     let env = TestEnv::new();

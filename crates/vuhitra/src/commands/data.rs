@@ -212,13 +212,17 @@ async fn profile_file(app: &App, path: &Path, args: &AnalyzeArgs) -> anyhow::Res
                 header: None,
                 encoding: "arrow",
                 sheet: Some(format!("cached from {}", info.source)),
+                in_memory: true,
                 temp: None,
             };
             (key.to_string(), loaded)
         }
         None => {
             let name = table_name(path);
-            let loaded = register(&ctx, &name, path, &opts).await?;
+            let mut loaded = register(&ctx, &name, path, &opts).await?;
+            if loaded.worth_reading_into_memory(app.config.data_in_memory_max) {
+                loaded.read_into_memory(&ctx).await?;
+            }
             (name, loaded)
         }
     };
