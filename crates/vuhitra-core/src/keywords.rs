@@ -35,10 +35,9 @@ impl Keyword {
     /// landed in this build. `None` means the keyword works.
     pub fn missing_capability(&self) -> Option<&'static str> {
         match self {
-            Keyword::File(_) | Keyword::NoCache | Keyword::Cache => None,
+            Keyword::File(_) | Keyword::NoCache | Keyword::Cache | Keyword::Analyze => None,
             Keyword::DevMode => Some("dev mode"),
             Keyword::Upload => Some("sandbox uploads"),
-            Keyword::Analyze => Some("data analysis"),
             Keyword::Spark => Some("Spark jobs"),
         }
     }

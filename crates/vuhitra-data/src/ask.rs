@@ -10,28 +10,41 @@ pub const SYSTEM: &str = "You translate questions about a table into SQL for Apa
 Answer with exactly one SQL SELECT statement in a ```sql code block, then one short sentence \
 explaining what it computes. Quote column names with double quotes. Never modify data.";
 
-/// The user message: the table's schema, statistics, a few sample rows and
+/// What the model is shown of one table.
+pub struct TableBrief<'a> {
+    pub name: &'a str,
+    pub profile: &'a Profile,
+    /// The first rows, as CSV.
+    pub sample_csv: String,
+}
+
+/// The user message: each table's schema, statistics and first rows, then
 /// the question.
-pub fn prompt(table: &str, profile: &Profile, sample_csv: &str, question: &str) -> String {
-    let mut s = format!("Table \"{table}\" has {} rows and these columns:\n", profile.rows);
-    for c in &profile.columns {
-        let mut facts = vec![format!("type {}", c.data_type)];
-        if c.nulls > 0 {
-            facts.push(format!("{} nulls", c.nulls));
+pub fn prompt(tables: &[TableBrief], question: &str) -> String {
+    let mut s = String::new();
+    for t in tables {
+        let profile = t.profile;
+        s.push_str(&format!("Table \"{}\" has {} rows and these columns:\n", t.name, profile.rows));
+        for c in &profile.columns {
+            let mut facts = vec![format!("type {}", c.data_type)];
+            if c.nulls > 0 {
+                facts.push(format!("{} nulls", c.nulls));
+            }
+            if let (Some(lo), Some(hi)) = (&c.min, &c.max) {
+                facts.push(format!("from {lo} to {hi}"));
+            }
+            if let Some(d) = c.distinct {
+                facts.push(format!("about {d} distinct"));
+            }
+            if c.kind == ColumnKind::Text && !c.top_values.is_empty() {
+                let tops: Vec<&str> = c.top_values.iter().map(|(v, _)| v.as_str()).collect();
+                facts.push(format!("common values: {}", tops.join(", ")));
+            }
+            s.push_str(&format!("- \"{}\": {}\n", c.name, facts.join("; ")));
         }
-        if let (Some(lo), Some(hi)) = (&c.min, &c.max) {
-            facts.push(format!("from {lo} to {hi}"));
-        }
-        if let Some(d) = c.distinct {
-            facts.push(format!("about {d} distinct"));
-        }
-        if c.kind == ColumnKind::Text && !c.top_values.is_empty() {
-            let tops: Vec<&str> = c.top_values.iter().map(|(v, _)| v.as_str()).collect();
-            facts.push(format!("common values: {}", tops.join(", ")));
-        }
-        s.push_str(&format!("- \"{}\": {}\n", c.name, facts.join("; ")));
+        s.push_str(&format!("\nFirst rows of \"{}\" (CSV):\n{}\n", t.name, t.sample_csv));
     }
-    s.push_str(&format!("\nFirst rows (CSV):\n{sample_csv}\nQuestion: {question}\n"));
+    s.push_str(&format!("Question: {question}\n"));
     s
 }
 

@@ -7,6 +7,7 @@ pub mod ask;
 pub mod guard;
 pub mod load;
 pub mod profile;
+pub mod report;
 mod sketch;
 
 pub use datafusion;

@@ -242,6 +242,20 @@ pub async fn register(ctx: &SessionContext, table: &str, path: &Path, opts: &Loa
 }
 
 impl Loaded {
+    /// How the file was read, for people: ", delimiter ',', header row,
+    /// utf-8" or ", sheet Q3"; empty when there is nothing to say.
+    pub fn how_read(&self) -> String {
+        match (self.delimiter, self.header) {
+            (Some(d), Some(header)) => format!(
+                ", delimiter {}, {}, {}",
+                if d == '\t' { "tab".to_string() } else { format!("{d:?}") },
+                if header { "header row" } else { "no header row" },
+                self.encoding
+            ),
+            _ => self.sheet.as_ref().map(|s| format!(", sheet {s}")).unwrap_or_default(),
+        }
+    }
+
     /// Whether several queries over this table are faster from memory: a
     /// text file (parsed again by every query) of at most `limit` bytes.
     /// Parquet is columnar and cheap to re-read, and Excel is in memory

@@ -19,7 +19,8 @@ use serde::Serialize;
 use crate::load::{DataError, Result};
 use crate::sketch::DistinctSketch;
 
-const HISTOGRAM_BUCKETS: usize = 10;
+/// Buckets of a histogram; fewer means one bucket per integer value.
+pub const HISTOGRAM_BUCKETS: usize = 10;
 const TOP_VALUES: usize = 5;
 /// Correlations are computed for at most this many numeric columns.
 const MAX_CORRELATED: usize = 24;
@@ -57,7 +58,8 @@ pub struct ColumnProfile {
     /// Approximate 25th, 50th and 75th percentiles (t-digest).
     pub quartiles: Option<[f64; 3]>,
     pub top_values: Vec<(String, u64)>,
-    /// Counts in equal-width buckets from min to max.
+    /// Counts in equal-width buckets from min to max: ten, or one per value
+    /// for integers of a narrower range.
     pub histogram: Vec<u64>,
 }
 
@@ -278,9 +280,16 @@ async fn scan(
         let p = &mut profiles[k];
         let mut range = None;
         if *kind == ColumnKind::Numeric {
-            p.histogram = vec![0; HISTOGRAM_BUCKETS];
             let bound = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<f64>().ok());
-            match (bound(&p.min), bound(&p.max)) {
+            let (lo, hi) = (bound(&p.min), bound(&p.max));
+            // Integers of a narrow range get one bucket per value, so that
+            // 1..=9 does not show a gap where two values share a bucket.
+            let buckets = match (lo, hi) {
+                (Some(lo), Some(hi)) if dt.is_integer() && hi - lo < HISTOGRAM_BUCKETS as f64 => (hi - lo) as usize + 1,
+                _ => HISTOGRAM_BUCKETS,
+            };
+            p.histogram = vec![0; buckets];
+            match (lo, hi) {
                 (Some(lo), Some(hi)) if hi > lo => range = Some((lo, hi)),
                 (Some(_), Some(_)) => p.histogram[0] = rows - p.nulls,
                 _ => p.histogram.clear(),
@@ -306,8 +315,9 @@ async fn scan(
                 let values = values.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
                 for v in values.iter().flatten() {
                     if let Some((lo, hi)) = s.range.filter(|_| v.is_finite()) {
-                        let k = ((v - lo) / (hi - lo) * HISTOGRAM_BUCKETS as f64).floor();
-                        p.histogram[(k.max(0.0) as usize).min(HISTOGRAM_BUCKETS - 1)] += 1;
+                        let buckets = p.histogram.len();
+                        let k = ((v - lo) / (hi - lo) * buckets as f64).floor();
+                        p.histogram[(k.max(0.0) as usize).min(buckets - 1)] += 1;
                     }
                     if let Some(h) = &mut s.sketch {
                         // 0.0 and -0.0 are one value.
@@ -334,6 +344,16 @@ async fn scan(
         }
     }
     Ok(())
+}
+
+/// A statistic for people: four decimals at most, scientific notation for
+/// very large and very small magnitudes.
+pub fn format_number(x: f64) -> String {
+    if x.abs() >= 1e6 || (x != 0.0 && x.abs() < 1e-3) {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.4}").trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }
 
 /// A histogram as a line of block characters, scaled to the fullest bucket.

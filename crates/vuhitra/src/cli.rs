@@ -115,7 +115,11 @@ Keywords in the prompt are taken out of the text and acted on:
   @file:PATH    attach a file as context (quote paths with spaces: @file:\"a b.txt\")
   @cache        answer from / store in the prompt cache even when ENABLE_PROMPT_CACHE is off
   @nocache      neither look up nor store this prompt in the cache
-  @devmode @upload @analyze @spark
+  @analyze      a question about data files (@file:/-f: CSV, TSV, JSON, Parquet, Excel,
+                workspace files, cache:KEY): the model writes one read-only SELECT,
+                which runs on DataFusion; you get the SQL, the rows and a sentence.
+                Example: vuhitra chat \"@analyze @file:sales.csv top 3 regions by amount\"
+  @devmode @upload @spark
                 reserved for features still to come; using one stops with a message.
 
 Every answer is recorded in heuristics (ENABLE_HEURISTICS) with an id:
@@ -206,10 +210,13 @@ Examples:
   vuhitra analyze events.ndjson --json
   vuhitra analyze sales.csv --ask \"which region sold the most?\"
   vuhitra analyze sales.csv --cache-key sales    (then: vuhitra analyze cache:sales)
+  vuhitra analyze sales.csv --report sales.html  (charts, one self-contained page)
 
 CSV and TSV files get their delimiter, header row and encoding (UTF-8 or
-Latin-1) detected. Statistics stream through the file, so files larger than
-memory work; distinct counts and quartiles are approximate.";
+Latin-1) detected. A text file up to DATA_IN_MEMORY_MAX (512MiB) is parsed
+once into memory; a larger one is streamed pass by pass, so files larger
+than memory work in bounded memory. Distinct counts and quartiles are
+approximate.";
 
 const SQL_HELP: &str = "\
 Examples:
@@ -249,6 +256,10 @@ pub struct AnalyzeArgs {
     /// later commands read it as cache:KEY.
     #[arg(long, value_name = "KEY")]
     pub cache_key: Option<String>,
+    /// Also write the profile as a self-contained HTML page with charts (no scripts,
+    /// no external files: it opens offline and can be shared as is).
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -41,6 +41,9 @@ pub struct PreparedPrompt {
     /// The signature under the configured PROMPT_SIGNATURE mode.
     pub signature: String,
     pub cache: CacheMode,
+    /// With `@analyze`: the data files (from `-f` and `@file:`) the question
+    /// is about, answered with checked SQL instead of a chat turn.
+    pub data_files: Option<Vec<PathBuf>>,
 }
 
 /// What every prompt of a process goes through; built once per process.
@@ -79,6 +82,26 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Records an answer made outside a conversation turn (a question about
+    /// data, which takes several model calls); returns the record's id.
+    pub async fn record_answer(
+        &self,
+        prompt: &PreparedPrompt,
+        model: &str,
+        metrics: &Metrics,
+        error: Option<String>,
+        total_ms: f64,
+    ) -> Option<String> {
+        let intel = self.intel.as_ref().filter(|_| self.heuristics)?;
+        let mut record = heuristic_record(prompt, model, None);
+        fill_metrics(&mut record, metrics);
+        record.success = error.is_none();
+        record.error = error;
+        record.total_ms = total_ms;
+        intel.record(&record).await;
+        Some(record.id)
+    }
+
     /// Parses keywords, refuses ones whose feature is not built, reads every
     /// context file (from flags, `@file:` and the REPL's /file) under the
     /// size limit, and analyses the question. Nothing is sent anywhere until
@@ -96,9 +119,24 @@ impl Pipeline {
             Keyword::File(p) => Some(p.clone()),
             _ => None,
         });
-        for path in extra_files.iter().cloned().chain(keyword_files) {
-            attached.push(read_context_file(&path, limit)?);
-        }
+        let files: Vec<PathBuf> = extra_files.iter().cloned().chain(keyword_files).collect();
+        let data_files = if parsed.keywords.contains(&Keyword::Analyze) {
+            if files.is_empty() {
+                return Err(crate::exit::usage(
+                    "@analyze needs a data file to ask about",
+                    Some("name it with @file:PATH or -f PATH (CSV, TSV, JSON, Parquet, Excel, or a workspace file)"),
+                ));
+            }
+            if parsed.text.trim().is_empty() {
+                return Err(crate::exit::usage("@analyze needs a question", Some("write it after the keywords")));
+            }
+            Some(files)
+        } else {
+            for path in &files {
+                attached.push(read_context_file(path, limit)?);
+            }
+            None
+        };
         if parsed.text.trim().is_empty() && attached.is_empty() {
             return Err(crate::exit::usage("the prompt is empty", Some("write a question after the keywords")));
         }
@@ -121,6 +159,7 @@ impl Pipeline {
             analysis,
             signature,
             cache,
+            data_files,
         })
     }
 }
@@ -287,7 +326,7 @@ impl Conversation {
                 return Err(e.into());
             }
         };
-        fill_metrics(&mut record, &completion);
+        fill_metrics(&mut record, &completion.metrics);
         record.model = completion.model.clone();
         let record_id = self.finish(store, pipeline, &record, prompt, &completion).await?;
         if let (Some((scope, vector)), Some(intel)) = (lookup, intel) {
@@ -416,8 +455,7 @@ fn heuristic_record(prompt: &PreparedPrompt, model: &str, session: Option<String
     }
 }
 
-fn fill_metrics(r: &mut HeuristicRecord, c: &Completion) {
-    let m = &c.metrics;
+fn fill_metrics(r: &mut HeuristicRecord, m: &Metrics) {
     let ms = |ns: u64| ns as f64 / 1e6;
     r.success = true;
     r.prompt_tokens = m.prompt_eval_count;

@@ -108,7 +108,11 @@ fn streamed_and_in_memory_profiles_agree() {
     );
     let (m, s) = (&memory["profile"], &streamed["profile"]);
     assert_eq!(m["rows"], 30_000);
-    assert_eq!(m["correlations"], s["correlations"]);
+    let r = |p: &Value| -> Vec<f64> {
+        p["correlations"].as_array().unwrap().iter().map(|c| c["r"].as_f64().unwrap()).collect()
+    };
+    assert_eq!(r(m).len(), 3);
+    assert!(r(m).iter().zip(r(s)).all(|(a, b)| (a - b).abs() < 1e-9), "{} {}", m["correlations"], s["correlations"]);
     for name in ["id", "region", "amount", "ratio", "day", "flag"] {
         let (a, b) = (column(m, name), column(s, name));
         for field in ["kind", "nulls", "min", "max", "histogram", "top_values"] {
@@ -309,6 +313,37 @@ fn questions_become_checked_sql_within_the_retry_limit() {
     }
 }
 
+/// `@analyze` in chat: the files named with @file: and -f become tables
+/// (one stem twice: sales, sales_2), the same checked-SQL loop answers,
+/// and the question is a heuristics record like any other prompt.
+#[test]
+fn analyze_keyword_in_chat_asks_about_data_files() {
+    let o = need!(common::ollama());
+    let mut env = TestEnv::with_ollama(&o);
+    env.set("MAX_ITERATIONS_PROD", "1");
+    env.file("sales.csv", SALES);
+    std::fs::create_dir(env.cwd.path().join("old")).unwrap();
+    env.file("old/sales.csv", SALES);
+    let r = env.run(&["--json", "chat", "-f", "old/sales.csv", "@analyze @file:sales.csv which region sold the most?"]);
+    let j = r.json();
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    assert_eq!(j["question"], "which region sold the most?");
+    assert_eq!(j["tables"], serde_json::json!(["sales", "sales_2"]));
+    assert!(j["attempts"].as_array().unwrap().len() == 1, "{j}");
+    let id = j["id"].as_str().expect("recorded");
+    let shown = env.run(&["--json", "heuristics", "show", id]).ok().json();
+    assert_eq!(shown["prompt"], "which region sold the most?");
+    assert_eq!(shown["success"], r.code == 0);
+
+    // Without a file, or without a question: a usage error before any request.
+    let r = env.run(&["chat", "@analyze how many rows are there?"]).fails_with(2);
+    assert!(r.stderr.contains("@analyze needs a data file") && r.stderr.contains("@file:"), "{}", r.stderr);
+    let r = env.run(&["chat", "@analyze @file:sales.csv"]).fails_with(2);
+    assert!(r.stderr.contains("@analyze needs a question"), "{}", r.stderr);
+    let r = env.run(&["chat", "@analyze @file:nothing.csv what?"]).fails_with(2);
+    assert!(r.stderr.contains("nothing.csv"), "{}", r.stderr);
+}
+
 fn frame_cache_round_trip(env: &TestEnv) {
     env.file("sales.csv", SALES);
     let r = env.run(&["analyze", "sales.csv", "--cache-key", "q1"]).ok();
@@ -348,4 +383,98 @@ fn tables_are_cached_in_redis() {
     down.set("REDIS_URL", "redis://127.0.0.1:9");
     let r = down.run(&["data", "list"]).fails_with(1);
     assert!(r.stderr.contains("REDIS_URL=redis://127.0.0.1:9") && r.stderr.contains("unset REDIS_URL"), "{}", r.stderr);
+}
+
+/// Loads the report in headless Chromium inside a page that measures its
+/// layout after rendering (boxes of the charts and their bars) and prints
+/// the measurements into the DOM Chromium dumps.
+fn render_in_chromium(env: &TestEnv, report: &str) -> Value {
+    let probe = r#"<!doctype html><html><body>
+<iframe id="report" src="REPORT" width="1280" height="4000"></iframe><pre id="out">not loaded</pre>
+<script>
+document.getElementById('report').addEventListener('load', () => {
+  const d = document.getElementById('report').contentDocument;
+  const size = e => { const b = e.getBoundingClientRect(); return [Math.round(b.width), Math.round(b.height)]; };
+  document.getElementById('out').textContent = JSON.stringify({
+    title: d.title,
+    scripts: d.querySelectorAll('script').length,
+    external: d.querySelectorAll('[src], link[href]').length,
+    rows: d.querySelectorAll('table.summary tbody tr').length,
+    cards: [...d.querySelectorAll('section.card h3')].map(h => h.firstChild.textContent.trim()),
+    charts: [...d.querySelectorAll('svg.chart')].map(s => ({
+      kind: s.getAttribute('class').replace('chart ', ''),
+      of: s.querySelector('title').textContent,
+      size: size(s),
+      bars: [...s.querySelectorAll('rect')].map(r => size(r)),
+    })),
+    height: d.documentElement.scrollHeight,
+  });
+});
+</script></body></html>"#;
+    let page = env.file("probe.html", probe.replace("REPORT", report));
+    let profile_dir = env.cwd.path().join("chromium-profile");
+    let out = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files"])
+        .arg("--virtual-time-budget=10000")
+        .arg(format!("--user-data-dir={}", profile_dir.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let text = dom
+        .split_once("<pre id=\"out\">")
+        .and_then(|(_, rest)| rest.split_once("</pre>"))
+        .map(|(t, _)| t.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+        .unwrap_or_else(|| panic!("no measurements in the DOM: {dom}\n{}", String::from_utf8_lossy(&out.stderr)));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn the_html_report_renders_in_chromium() {
+    if !common::require("chromium") {
+        return;
+    }
+    let env = TestEnv::new();
+    // A column named like markup must show as text, not run.
+    let mut csv = String::from("region,amount,units,<script>alert(1)</script>\n");
+    for i in 0..200 {
+        csv.push_str(&format!("{},{}.5,{},{}\n", ["north", "south", "east"][i % 3], i % 50, i % 7, 200 - i));
+    }
+    env.file("sales.csv", csv);
+    let run = env.run(&["analyze", "sales.csv", "--report", "report.html"]).ok();
+    assert!(run.stderr.contains("report written to report.html"), "{}", run.stderr);
+    let html = std::fs::read_to_string(env.cwd.path().join("report.html")).unwrap();
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>"), "escaped");
+
+    let r = render_in_chromium(&env, "report.html");
+    assert_eq!(r["title"], "Profile of sales.csv");
+    assert_eq!((r["scripts"].as_u64(), r["external"].as_u64()), (Some(0), Some(0)), "self-contained, no scripts");
+    assert_eq!(r["rows"], 4, "one summary row per column");
+    assert_eq!(r["cards"], serde_json::json!(["region", "amount", "units", "<script>alert(1)</script>"]));
+    let charts = r["charts"].as_array().unwrap();
+    let chart = |kind: &str, of: &str| {
+        charts
+            .iter()
+            .find(|c| c["kind"] == kind && c["of"].as_str().unwrap().ends_with(of))
+            .unwrap_or_else(|| panic!("no {kind} chart of {of}: {r}"))
+    };
+    // (chart, column, bars, non-empty bars): units has 7 integer values, one bar each.
+    for (kind, of, bars, drawn) in [
+        ("histogram", "amount", 10, 10),
+        ("histogram", "units", 7, 7),
+        ("histogram", "<script>alert(1)</script>", 10, 10),
+        ("top-values", "region", 3, 3),
+    ] {
+        let c = chart(kind, of);
+        let size: Vec<u64> = c["size"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert!(size[0] >= 300 && size[1] >= 50, "{kind} of {of} is laid out: {c}");
+        let heights: Vec<u64> = c["bars"].as_array().unwrap().iter().map(|b| b[1].as_u64().unwrap()).collect();
+        assert_eq!(heights.len(), bars, "{c}");
+        assert_eq!(heights.iter().filter(|&&h| h > 0).count(), drawn, "every non-empty bar is drawn: {c}");
+    }
+    // Three numeric columns: a 3 × 3 heatmap.
+    let heat = chart("correlations", "numeric columns");
+    assert_eq!(heat["bars"].as_array().unwrap().len(), 9, "{heat}");
+    assert!(r["height"].as_u64().unwrap() > 600, "{r}");
 }

@@ -2,12 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use vuhitra_data::datafusion::arrow::array::RecordBatch;
 use vuhitra_data::datafusion::prelude::SessionContext;
 use vuhitra_data::load::{register, table_name};
-use vuhitra_data::profile::{sparkline, ColumnKind};
+use vuhitra_data::profile::{format_number, sparkline, ColumnKind};
 use vuhitra_data::{DataError, Format, LoadOptions, Loaded, Profile};
 use vuhitra_sandbox::Workspace;
 use vuhitra_store::now_ms;
@@ -152,7 +150,7 @@ pub async fn frames_command(app: &App, cmd: DataCommand) -> anyhow::Result<()> {
 }
 
 /// A path, or the name of a registered workspace file.
-fn resolve(app: &App, file: &Path) -> anyhow::Result<PathBuf> {
+pub fn resolve(app: &App, file: &Path) -> anyhow::Result<PathBuf> {
     if file.exists() || file.to_str().is_some_and(|f| f.starts_with("cache:")) {
         return Ok(file.to_path_buf());
     }
@@ -183,11 +181,23 @@ pub async fn analyze(app: &App, args: AnalyzeArgs) -> anyhow::Result<()> {
         Workspace::open(&app.config.workspace)?.remove(&store, name)?;
     }
     let (loaded, profile, ctx) = result?;
+    if let Some(path) = &args.report {
+        let generated = vuhitra_store::format_ms(now_ms());
+        super::sessions::write_atomically(path, vuhitra_data::report::html(&loaded, &profile, &generated).as_bytes())?;
+        if !app.json {
+            eprintln!("report written to {}", path.display());
+        }
+    }
     if let Some(question) = &args.ask {
-        return ask(app, &ctx, &loaded, &profile, question, args.model.as_deref()).await;
+        let tables = [(loaded, profile)];
+        let mut answer = super::ask::ask(app, &ctx, &tables, question, args.model.as_deref()).await?;
+        super::ask::record(app, question, &mut answer).await;
+        return super::ask::print(app, question, &answer);
     }
     if app.json {
-        output::json(&serde_json::json!({"source": loaded, "profile": profile, "cleaned_up": args.cleanup}));
+        output::json(
+            &serde_json::json!({"source": loaded, "profile": profile, "cleaned_up": args.cleanup, "report": args.report}),
+        );
     } else {
         print_profile(&loaded, &profile);
     }
@@ -201,11 +211,30 @@ async fn profile_file(app: &App, path: &Path, args: &AnalyzeArgs) -> anyhow::Res
         sheet: args.sheet.clone(),
         scratch: Some(app.config.data_dir.clone()),
     };
-    let (name, loaded) = match path.to_str().and_then(|p| p.strip_prefix("cache:")) {
+    let name = match path.to_str().and_then(|p| p.strip_prefix("cache:")) {
+        Some(key) => key.to_string(),
+        None => table_name(path),
+    };
+    let (loaded, profile) = load_source(app, &ctx, path, &name, &opts, args.cache_key.as_deref()).await?;
+    Ok((loaded, profile, ctx))
+}
+
+/// Registers one source (a file, or cache:KEY) as table `name`, reads a
+/// small text file into memory (DATA_IN_MEMORY_MAX), keeps it in the frame
+/// cache under `cache_key` if asked, and profiles it.
+pub async fn load_source(
+    app: &App,
+    ctx: &SessionContext,
+    path: &Path,
+    name: &str,
+    opts: &LoadOptions,
+    cache_key: Option<&str>,
+) -> anyhow::Result<(Loaded, Profile)> {
+    let loaded = match path.to_str().and_then(|p| p.strip_prefix("cache:")) {
         Some(key) => {
-            let info = register_cached(app, &ctx, key, key).await?;
-            let loaded = Loaded {
-                table: key.to_string(),
+            let info = register_cached(app, ctx, name, key).await?;
+            Loaded {
+                table: name.to_string(),
                 path: PathBuf::from(format!("cache:{key}")),
                 format: Format::Parquet,
                 delimiter: None,
@@ -214,20 +243,18 @@ async fn profile_file(app: &App, path: &Path, args: &AnalyzeArgs) -> anyhow::Res
                 sheet: Some(format!("cached from {}", info.source)),
                 in_memory: true,
                 temp: None,
-            };
-            (key.to_string(), loaded)
+            }
         }
         None => {
-            let name = table_name(path);
-            let mut loaded = register(&ctx, &name, path, &opts).await?;
+            let mut loaded = register(ctx, name, path, opts).await?;
             if loaded.worth_reading_into_memory(app.config.data_in_memory_max) {
-                loaded.read_into_memory(&ctx).await?;
+                loaded.read_into_memory(ctx).await?;
             }
-            (name, loaded)
+            loaded
         }
     };
-    if let Some(key) = &args.cache_key {
-        let info = cache_table(app, &ctx, &name, key, &path.display().to_string()).await?;
+    if let Some(key) = cache_key {
+        let info = cache_table(app, ctx, name, key, &path.display().to_string()).await?;
         if !app.json {
             eprintln!(
                 "cached as {key} ({} rows, {}) until {}",
@@ -237,138 +264,27 @@ async fn profile_file(app: &App, path: &Path, args: &AnalyzeArgs) -> anyhow::Res
             );
         }
     }
-    let profile = vuhitra_data::profile(&ctx, &name).await.map_err(|e| match e {
+    let profile = vuhitra_data::profile(ctx, name).await.map_err(|e| match e {
         // A query over a file fails on content the sniffing did not see.
         DataError::Query(m) => DataError::Read { path: path.to_path_buf(), message: m },
         other => other,
     })?;
-    Ok((loaded, profile, ctx))
-}
-
-/// One attempt at answering: the SQL the model wrote, and why it did not
-/// work (when it did not).
-#[derive(serde::Serialize)]
-struct Attempt {
-    sql: Option<String>,
-    error: Option<String>,
-}
-
-/// The model writes SQL from the schema, statistics and sample rows; the
-/// SQL must be one read-only SELECT and runs on DataFusion. A refusal or an
-/// error goes back to the model, up to MAX_ITERATIONS_PROD tries.
-async fn ask(
-    app: &App,
-    ctx: &SessionContext,
-    loaded: &Loaded,
-    profile: &Profile,
-    question: &str,
-    model: Option<&str>,
-) -> anyhow::Result<()> {
-    use vuhitra_llm::{ChatRequest, Message, Options, Role};
-    let sample = ctx
-        .sql(&format!("SELECT * FROM {} LIMIT 5", vuhitra_data::profile::quote(&loaded.table)))
-        .await
-        .map_err(|e| DataError::Query(e.to_string()))?
-        .collect()
-        .await
-        .map_err(|e| DataError::Query(e.to_string()))?;
-    let mut messages = vec![
-        Message::new(Role::System, vuhitra_data::ask::SYSTEM),
-        Message::new(Role::User, vuhitra_data::ask::prompt(&loaded.table, profile, &render(&sample, "csv")?, question)),
-    ];
-    let model = model
-        .map(str::to_string)
-        .or_else(|| app.config.intent_models.get("data_analysis").cloned())
-        .unwrap_or_else(|| app.config.model.clone());
-    let client = app.ollama();
-    let tries = app.config.max_iterations_prod;
-    let mut attempts: Vec<Attempt> = Vec::new();
-    for _ in 0..tries {
-        let req = ChatRequest {
-            model: model.clone(),
-            messages: messages.clone(),
-            stream: true,
-            options: Options { temperature: Some(0.0), ..Default::default() },
-        };
-        let answer = client.chat(req, |_| {}).await?.content;
-        messages.push(Message::new(Role::Assistant, answer.clone()));
-        let Some((sql, explanation)) = vuhitra_data::ask::extract_sql(&answer) else {
-            attempts.push(Attempt { sql: None, error: Some("the answer had no SQL".into()) });
-            messages.push(Message::new(Role::User, "That had no SQL. Answer with one SELECT in a ```sql block."));
-            continue;
-        };
-        let outcome = match vuhitra_data::guard::read_only_select(&sql) {
-            Err(refused) => Err(format!("refused: {refused}")),
-            Ok(()) => match ctx.sql(&sql).await {
-                Err(e) => Err(e.to_string()),
-                Ok(df) => df.collect().await.map_err(|e| e.to_string()),
-            },
-        };
-        match outcome {
-            Ok(batches) => {
-                attempts.push(Attempt { sql: Some(sql.clone()), error: None });
-                if app.json {
-                    let rows: Value = serde_json::from_str(&render(&batches, "json")?)?;
-                    output::json(&serde_json::json!({
-                        "question": question, "model": model, "sql": sql, "rows": rows,
-                        "explanation": explanation, "attempts": attempts,
-                    }));
-                } else {
-                    outln(&format!("SQL:\n  {sql}\n"));
-                    output::out(&render(&batches, "table")?);
-                    if !explanation.is_empty() {
-                        outln(&format!("\n{explanation}"));
-                    }
-                }
-                return Ok(());
-            }
-            Err(error) => {
-                messages.push(Message::new(
-                    Role::User,
-                    format!("That query failed: {error}\nWrite a corrected SELECT in a ```sql block."),
-                ));
-                attempts.push(Attempt { sql: Some(sql), error: Some(error) });
-            }
-        }
-    }
-    let message = format!("no working SQL after {tries} tries (MAX_ITERATIONS_PROD) with {model}");
-    if app.json {
-        output::json(
-            &serde_json::json!({"question": question, "model": model, "error": message, "attempts": attempts}),
-        );
-    } else {
-        for (i, a) in attempts.iter().enumerate() {
-            eprintln!(
-                "try {}: {}\n  {}",
-                i + 1,
-                a.sql.as_deref().unwrap_or("(no SQL)"),
-                a.error.as_deref().unwrap_or_default()
-            );
-        }
-        eprintln!("error: {message}");
-    }
-    Err(crate::exit::ChecksFailed(message, 1).into())
+    Ok((loaded, profile))
 }
 
 fn fmt_num(v: Option<f64>) -> String {
-    match v {
-        None => "-".into(),
-        Some(x) if x.abs() >= 1e6 || (x != 0.0 && x.abs() < 1e-3) => format!("{x:.3e}"),
-        Some(x) => format!("{:.4}", x).trim_end_matches('0').trim_end_matches('.').to_string(),
-    }
+    v.map_or("-".into(), format_number)
 }
 
 fn print_profile(l: &Loaded, p: &Profile) {
-    let how = match (l.delimiter, l.header) {
-        (Some(d), Some(h)) => format!(
-            ", delimiter {}, {}, {}",
-            if d == '\t' { "tab".to_string() } else { format!("{d:?}") },
-            if h { "header row" } else { "no header row" },
-            l.encoding
-        ),
-        _ => l.sheet.as_ref().map(|s| format!(", sheet {s}")).unwrap_or_default(),
-    };
-    outln(&format!("{}: {} rows × {} columns ({:?}{how})", l.path.display(), p.rows, p.columns.len(), l.format));
+    outln(&format!(
+        "{}: {} rows × {} columns ({:?}{})",
+        l.path.display(),
+        p.rows,
+        p.columns.len(),
+        l.format,
+        l.how_read()
+    ));
     outln("");
     let rows: Vec<Vec<String>> = p
         .columns
@@ -504,7 +420,7 @@ pub async fn sql(app: &App, args: SqlArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn render(batches: &[RecordBatch], format: &str) -> anyhow::Result<String> {
+pub fn render(batches: &[RecordBatch], format: &str) -> anyhow::Result<String> {
     use vuhitra_data::datafusion::arrow;
     Ok(match format {
         "csv" => {

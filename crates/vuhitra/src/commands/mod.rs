@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod ask;
 pub mod cache;
 pub mod chat;
 pub mod completions;

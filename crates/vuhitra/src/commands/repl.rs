@@ -80,6 +80,16 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
                 continue;
             }
         };
+        if let Some(files) = &prepared.data_files {
+            // Text attachments wait for the next chat message.
+            pending = attached;
+            // A model picked with /model wins over MODEL_DATA.
+            let model = convo.routes.is_empty().then_some(convo.model.as_str());
+            if let Err(e) = rt.block_on(super::ask::answer_in_chat(app, &mut pipeline, &prepared, files, model)) {
+                print_error(&e);
+            }
+            continue;
+        }
         if let Err(e) = rt.block_on(pipeline.ensure_intel(app, &prepared)) {
             pending = attached;
             print_error(&e);

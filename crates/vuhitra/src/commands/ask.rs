@@ -1,0 +1,255 @@
+//! Questions about data in plain language, for `analyze --ask` and for
+//! `@analyze` in chat. The model sees each table's schema, statistics and
+//! first rows and writes SQL; the SQL must be one read-only SELECT and runs
+//! on DataFusion. A refusal or an error goes back to the model, up to
+//! MAX_ITERATIONS_PROD tries. Nothing the model writes runs any other way.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::Value;
+use vuhitra_data::ask::TableBrief;
+use vuhitra_data::datafusion::arrow::array::RecordBatch;
+use vuhitra_data::datafusion::prelude::SessionContext;
+use vuhitra_data::load::table_name;
+use vuhitra_data::{DataError, LoadOptions, Loaded, Profile};
+use vuhitra_llm::{ChatRequest, Message, Metrics, Options, Role};
+
+use super::data::{load_source, render, resolve};
+use crate::app::App;
+use crate::exit::Interrupted;
+use crate::output::{self, outln};
+use crate::pipeline::{Pipeline, PreparedPrompt};
+
+/// One attempt: the SQL the model wrote, and why it did not work (when it
+/// did not).
+#[derive(serde::Serialize)]
+pub struct Attempt {
+    sql: Option<String>,
+    error: Option<String>,
+}
+
+/// The SQL that ran, its rows and the model's explanation.
+pub struct Answered {
+    pub sql: String,
+    pub rows: Vec<RecordBatch>,
+    pub explanation: String,
+}
+
+pub struct DataAnswer {
+    pub model: String,
+    /// The tables the model was shown.
+    pub tables: Vec<String>,
+    pub answered: Option<Answered>,
+    pub attempts: Vec<Attempt>,
+    /// Summed over every model call.
+    pub metrics: Metrics,
+    pub elapsed_ms: f64,
+    /// The heuristics record of the question, once recorded.
+    pub record_id: Option<String>,
+}
+
+impl DataAnswer {
+    fn failure(&self) -> Option<String> {
+        self.answered.is_none().then(|| {
+            format!("no working SQL after {} tries (MAX_ITERATIONS_PROD) with {}", self.attempts.len(), self.model)
+        })
+    }
+}
+
+fn add(total: &mut Metrics, m: &Metrics) {
+    total.total_duration += m.total_duration;
+    total.load_duration += m.load_duration;
+    total.prompt_eval_count += m.prompt_eval_count;
+    total.prompt_eval_duration += m.prompt_eval_duration;
+    total.eval_count += m.eval_count;
+    total.eval_duration += m.eval_duration;
+}
+
+/// Asks the model about the registered `tables` until its SQL runs or the
+/// tries run out. Errors only when the model cannot be reached.
+pub async fn ask(
+    app: &App,
+    ctx: &SessionContext,
+    tables: &[(Loaded, Profile)],
+    question: &str,
+    model: Option<&str>,
+) -> anyhow::Result<DataAnswer> {
+    let started = Instant::now();
+    let mut briefs = Vec::new();
+    for (loaded, profile) in tables {
+        let sample = ctx
+            .sql(&format!("SELECT * FROM {} LIMIT 5", vuhitra_data::profile::quote(&loaded.table)))
+            .await
+            .map_err(|e| DataError::Query(e.to_string()))?
+            .collect()
+            .await
+            .map_err(|e| DataError::Query(e.to_string()))?;
+        briefs.push(TableBrief { name: &loaded.table, profile, sample_csv: render(&sample, "csv")? });
+    }
+    let mut messages = vec![
+        Message::new(Role::System, vuhitra_data::ask::SYSTEM),
+        Message::new(Role::User, vuhitra_data::ask::prompt(&briefs, question)),
+    ];
+    let model = model
+        .map(str::to_string)
+        .or_else(|| app.config.intent_models.get("data_analysis").cloned())
+        .unwrap_or_else(|| app.config.model.clone());
+    let client = app.ollama();
+    let mut answer = DataAnswer {
+        model,
+        tables: tables.iter().map(|(l, _)| l.table.clone()).collect(),
+        answered: None,
+        attempts: Vec::new(),
+        metrics: Metrics::default(),
+        elapsed_ms: 0.0,
+        record_id: None,
+    };
+    for _ in 0..app.config.max_iterations_prod {
+        let req = ChatRequest {
+            model: answer.model.clone(),
+            messages: messages.clone(),
+            stream: true,
+            options: Options { temperature: Some(0.0), ..Default::default() },
+        };
+        let completion = client.chat(req, |_| {}).await?;
+        add(&mut answer.metrics, &completion.metrics);
+        messages.push(Message::new(Role::Assistant, completion.content.clone()));
+        let Some((sql, explanation)) = vuhitra_data::ask::extract_sql(&completion.content) else {
+            answer.attempts.push(Attempt { sql: None, error: Some("the answer had no SQL".into()) });
+            messages.push(Message::new(Role::User, "That had no SQL. Answer with one SELECT in a ```sql block."));
+            continue;
+        };
+        let outcome = match vuhitra_data::guard::read_only_select(&sql) {
+            Err(refused) => Err(format!("refused: {refused}")),
+            Ok(()) => match ctx.sql(&sql).await {
+                Err(e) => Err(e.to_string()),
+                Ok(df) => df.collect().await.map_err(|e| e.to_string()),
+            },
+        };
+        match outcome {
+            Ok(rows) => {
+                answer.attempts.push(Attempt { sql: Some(sql.clone()), error: None });
+                answer.answered = Some(Answered { sql, rows, explanation });
+                break;
+            }
+            Err(error) => {
+                messages.push(Message::new(
+                    Role::User,
+                    format!("That query failed: {error}\nWrite a corrected SELECT in a ```sql block."),
+                ));
+                answer.attempts.push(Attempt { sql: Some(sql), error: Some(error) });
+            }
+        }
+    }
+    answer.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(answer)
+}
+
+/// Loads `files` (paths or workspace file names) as tables named after
+/// them, and asks about them: `@analyze` in chat.
+pub async fn ask_about_files(
+    app: &App,
+    files: &[PathBuf],
+    question: &str,
+    model: Option<&str>,
+) -> anyhow::Result<DataAnswer> {
+    let ctx = SessionContext::new();
+    let opts = LoadOptions { scratch: Some(app.config.data_dir.clone()), ..Default::default() };
+    let mut tables: Vec<(Loaded, Profile)> = Vec::new();
+    for file in files {
+        let path = resolve(app, file)?;
+        let stem = match path.to_str().and_then(|p| p.strip_prefix("cache:")) {
+            Some(key) => key.to_string(),
+            None => table_name(&path),
+        };
+        // Two files with one stem (a/sales.csv, b/sales.csv): sales, sales_2.
+        let mut name = stem.clone();
+        let mut n = 1;
+        while tables.iter().any(|(l, _)| l.table == name) {
+            n += 1;
+            name = format!("{stem}_{n}");
+        }
+        tables.push(load_source(app, &ctx, &path, &name, &opts, None).await?);
+    }
+    ask(app, &ctx, &tables, question, model).await
+}
+
+/// Records the question in the heuristics, as every interaction is.
+pub async fn record_with(pipeline: &mut Pipeline, app: &App, prompt: &PreparedPrompt, answer: &mut DataAnswer) {
+    if let Err(e) = pipeline.ensure_intel(app, prompt).await {
+        eprintln!("warning: the question was not recorded: {e:#}");
+        return;
+    }
+    answer.record_id =
+        pipeline.record_answer(prompt, &answer.model, &answer.metrics, answer.failure(), answer.elapsed_ms).await;
+}
+
+/// `analyze --ask`: records the question as a prompt of its own.
+pub async fn record(app: &App, question: &str, answer: &mut DataAnswer) {
+    let mut pipeline = Pipeline::new(&app.config);
+    // The question passed the command line as is: no keywords, no files.
+    if let Ok(prompt) = pipeline.prepare(question, Vec::new(), &[], 0) {
+        record_with(&mut pipeline, app, &prompt, answer).await;
+    }
+}
+
+/// `@analyze` in chat and the REPL: loads the files, asks, records the
+/// question and shows the answer. Ctrl-C cancels.
+pub async fn answer_in_chat(
+    app: &App,
+    pipeline: &mut Pipeline,
+    prompt: &PreparedPrompt,
+    files: &[PathBuf],
+    model: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut answer = tokio::select! {
+        a = ask_about_files(app, files, &prompt.question, model) => a?,
+        _ = tokio::signal::ctrl_c() => {
+            return Err(Interrupted { what: "the question was cancelled".into(), hint: None }.into())
+        }
+    };
+    record_with(pipeline, app, prompt, &mut answer).await;
+    print(app, &prompt.question, &answer)
+}
+
+/// Shows the SQL, the result table and the explanation; or every failed
+/// try and a non-zero exit.
+pub fn print(app: &App, question: &str, answer: &DataAnswer) -> anyhow::Result<()> {
+    let failure = answer.failure();
+    if app.json {
+        let mut out = serde_json::json!({
+            "id": answer.record_id, "question": question, "model": answer.model, "tables": answer.tables,
+            "attempts": answer.attempts,
+        });
+        match &answer.answered {
+            Some(a) => {
+                out["sql"] = a.sql.clone().into();
+                out["rows"] = serde_json::from_str::<Value>(&render(&a.rows, "json")?)?;
+                out["explanation"] = a.explanation.clone().into();
+            }
+            None => out["error"] = failure.clone().into(),
+        }
+        output::json(&out);
+    } else if let Some(a) = &answer.answered {
+        outln(&format!("SQL:\n  {}\n", a.sql));
+        output::out(&render(&a.rows, "table")?);
+        if !a.explanation.is_empty() {
+            outln(&format!("\n{}", a.explanation));
+        }
+    } else {
+        for (i, a) in answer.attempts.iter().enumerate() {
+            eprintln!(
+                "try {}: {}\n  {}",
+                i + 1,
+                a.sql.as_deref().unwrap_or("(no SQL)"),
+                a.error.as_deref().unwrap_or_default()
+            );
+        }
+        eprintln!("error: {}", failure.as_deref().unwrap_or_default());
+    }
+    match failure {
+        Some(message) => Err(crate::exit::ChecksFailed(message, 1).into()),
+        None => Ok(()),
+    }
+}
