@@ -140,6 +140,54 @@ fn streamed_and_in_memory_profiles_agree() {
     assert_eq!(flag["top_values"], serde_json::json!([["false", 20_000], ["true", 10_000]]));
 }
 
+/// Peak resident memory (KiB) of `vuhitra analyze FILE`, measured by GNU
+/// time around the process.
+fn peak_kib(env: &TestEnv, file: &str, in_memory_max: &str) -> u64 {
+    let out = env.cwd.path().join("peak.txt");
+    let mut cmd = env.cmd(&["--json", "analyze", file]);
+    let program = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let mut timed = std::process::Command::new("/usr/bin/time");
+    timed.arg("-f").arg("%M").arg("-o").arg(&out).arg(program).args(args);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        timed.current_dir(dir);
+    }
+    let status = timed.env("DATA_IN_MEMORY_MAX", in_memory_max).stdout(std::process::Stdio::null()).status().unwrap();
+    assert!(status.success(), "analyze {file} with DATA_IN_MEMORY_MAX={in_memory_max}");
+    std::fs::read_to_string(&out).unwrap().trim().parse().unwrap()
+}
+
+/// Streaming keeps memory bounded: the peak stays flat while the file
+/// grows fourfold, whereas reading it into memory grows with the file.
+#[test]
+fn streamed_profiles_use_bounded_memory() {
+    if !common::require("/usr/bin/time") {
+        return;
+    }
+    let env = TestEnv::new();
+    env.file("small.csv", mixed_csv(150_000));
+    let large = env.file("large.csv", mixed_csv(600_000));
+    let large_kib = std::fs::metadata(&large).unwrap().len() / 1024;
+    let small_streamed = peak_kib(&env, "small.csv", "0");
+    let large_streamed = peak_kib(&env, "large.csv", "0");
+    let large_in_memory = peak_kib(&env, "large.csv", "1GiB");
+    eprintln!("peak: small streamed {small_streamed} KiB, large streamed {large_streamed} KiB, large in memory {large_in_memory} KiB, file {large_kib} KiB");
+    assert!(
+        large_streamed * 4 < small_streamed * 5,
+        "flat: {small_streamed} KiB for the small file, {large_streamed} KiB for the {large_kib} KiB one"
+    );
+    assert!(
+        large_in_memory > large_streamed + large_kib / 3,
+        "in memory {large_in_memory} KiB vs streamed {large_streamed} KiB for a {large_kib} KiB file"
+    );
+}
+
 #[test]
 fn tsv_semicolons_no_header_and_latin1_are_sniffed() {
     let env = TestEnv::new();
