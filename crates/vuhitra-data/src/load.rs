@@ -209,12 +209,13 @@ pub async fn register(ctx: &SessionContext, table: &str, path: &Path, opts: &Loa
             let text = String::from_utf8_lossy(&start);
             let delimiter = if format == Format::Tsv { '\t' } else { sniff_delimiter(&text) };
             let header = sniff_header(&text, delimiter);
-            check_ragged(&source, path, delimiter, header)?;
-            let ext = extension_of(&source);
-            let options = CsvReadOptions::new().delimiter(delimiter as u8).has_header(header).file_extension(&ext);
-            ctx.register_csv(table, source.to_string_lossy().as_ref(), options).await.map_err(read_err)?;
             loaded.delimiter = Some(delimiter);
             loaded.header = Some(header);
+            let ext = extension_of(&source);
+            let options = CsvReadOptions::new().delimiter(delimiter as u8).has_header(header).file_extension(&ext);
+            if let Err(e) = ctx.register_csv(table, source.to_string_lossy().as_ref(), options).await {
+                return Err(loaded.read_error(e.to_string()));
+            }
         }
         Format::Json | Format::Ndjson => {
             if start.contains(&0) {
@@ -256,6 +257,20 @@ impl Loaded {
         }
     }
 
+    /// Why reading the table failed, for people: a CSV row with the wrong
+    /// number of fields, by its number, when that is the cause; else the
+    /// reader's own message. The rows are scanned only now, after the reader
+    /// failed, so a good file is parsed once, not scanned beforehand too.
+    pub fn read_error(&self, message: String) -> DataError {
+        if let (Some(d), Some(header)) = (self.delimiter, self.header) {
+            let source = self.temp.as_deref().unwrap_or(&self.path);
+            if let Err(e) = check_ragged(source, &self.path, d, header) {
+                return e;
+            }
+        }
+        DataError::Read { path: self.path.clone(), message }
+    }
+
     /// Whether several queries over this table are faster from memory: a
     /// text file (parsed again by every query) of at most `limit` bytes.
     /// Parquet is columnar and cheap to re-read, and Excel is in memory
@@ -272,7 +287,9 @@ impl Loaded {
             |e: datafusion::error::DataFusionError| DataError::Read { path: self.path.clone(), message: e.to_string() };
         let df = ctx.table(&self.table).await.map_err(read_err)?;
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let partitions = df.collect_partitioned().await.map_err(read_err)?;
+        let started = std::time::Instant::now();
+        let partitions = df.collect_partitioned().await.map_err(|e| self.read_error(e.to_string()))?;
+        tracing::debug!("{}: read into memory in {:.1?}", self.path.display(), started.elapsed());
         let table = MemTable::try_new(schema, partitions).map_err(read_err)?;
         ctx.deregister_table(&self.table).map_err(read_err)?;
         ctx.register_table(&self.table, Arc::new(table)).map_err(read_err)?;

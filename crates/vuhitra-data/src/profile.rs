@@ -8,6 +8,8 @@
 //! and quartiles are sketches); a small file is read into memory once
 //! beforehand (see `load::into_memory`) so the passes do not parse it again.
 
+use std::time::Instant;
+
 use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
@@ -18,6 +20,7 @@ use serde::Serialize;
 
 use crate::load::{DataError, Result};
 use crate::sketch::DistinctSketch;
+use datafusion_functions_aggregate_common::tdigest::TDigest;
 
 /// Buckets of a histogram; fewer means one bucket per integer value.
 pub const HISTOGRAM_BUCKETS: usize = 10;
@@ -55,7 +58,8 @@ pub struct ColumnProfile {
     pub max: Option<String>,
     pub mean: Option<f64>,
     pub std: Option<f64>,
-    /// Approximate 25th, 50th and 75th percentiles (t-digest).
+    /// Approximate 25th, 50th and 75th percentiles (t-digest, like
+    /// DataFusion's `approx_percentile_cont`).
     pub quartiles: Option<[f64; 3]>,
     pub top_values: Vec<(String, u64)>,
     /// Counts in equal-width buckets from min to max: ten, or one per value
@@ -167,9 +171,6 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
             let d = format!("CAST({c} AS DOUBLE)");
             select.push(format!("avg({d})"));
             select.push(format!("stddev({d})"));
-            for p in ["0.25", "0.5", "0.75"] {
-                select.push(format!("approx_percentile_cont({p}) WITHIN GROUP (ORDER BY {d})"));
-            }
         }
         if *kind == ColumnKind::Boolean {
             select.push(format!("count(CASE WHEN {c} THEN 1 END)"));
@@ -178,7 +179,9 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
     for (a, b) in &pairs {
         select.push(format!("corr(CAST({} AS DOUBLE), CAST({} AS DOUBLE))", quote(a), quote(b)));
     }
+    let started = Instant::now();
     let batches = query(ctx, &format!("SELECT {} FROM {t}", select.join(", "))).await?;
+    tracing::debug!("profile {table}: aggregates in {:.1?}", started.elapsed());
     let row = batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| DataError::Query("no result".into()))?;
     let mut i = 0;
     let mut next = || {
@@ -194,15 +197,10 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
             _ => f64_at(&next(), 0).map(|v| v as u64),
         };
         let (min, max) = if is_ordered(*kind) { (string_at(&next(), 0), string_at(&next(), 0)) } else { (None, None) };
-        let (mut mean, mut std, mut quartiles) = (None, None, None);
+        let (mut mean, mut std) = (None, None);
         if *kind == ColumnKind::Numeric {
             mean = f64_at(&next(), 0);
             std = f64_at(&next(), 0);
-            let q: Vec<Option<f64>> = (0..3).map(|_| f64_at(&next(), 0)).collect();
-            quartiles = match q[..] {
-                [Some(a), Some(b), Some(c)] => Some([a, b, c]),
-                _ => None,
-            };
         }
         let mut top_values = Vec::new();
         if *kind == ColumnKind::Boolean {
@@ -224,7 +222,7 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
             max,
             mean,
             std,
-            quartiles,
+            quartiles: None,
             top_values,
             histogram: Vec::new(),
         });
@@ -237,9 +235,12 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
     }
 
     // Pass 2: histograms and the remaining distinct counts, in one scan.
+    let started = Instant::now();
     scan(ctx, &t, &columns, rows, &mut profiles).await?;
+    tracing::debug!("profile {table}: histograms and sketches in {:.1?}", started.elapsed());
 
     // Top values of text columns.
+    let started = Instant::now();
     for p in profiles.iter_mut().filter(|p| p.kind == ColumnKind::Text) {
         let c = quote(&p.name);
         let sql = format!(
@@ -253,20 +254,87 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
             }
         }
     }
+    tracing::debug!("profile {table}: top values in {:.1?}", started.elapsed());
     Ok(Profile { table: table.to_string(), rows, columns: profiles, correlations })
 }
 
-/// What the Rust scan keeps for one column.
+/// What the Rust scan keeps for one column; one copy per partition, merged
+/// at the end.
+#[derive(Clone)]
 struct ScanState {
-    profile: usize,
-    /// Histogram range, for numeric columns with a spread.
+    /// Index into the columns.
+    column: usize,
+    numeric: bool,
+    /// Histogram range and counts, for numeric columns with a spread.
     range: Option<(f64, f64)>,
+    histogram: Vec<u64>,
     sketch: Option<DistinctSketch>,
+    /// Quartiles of numeric columns: one t-digest gives all three (three
+    /// `approx_percentile_cont` calls would build three).
+    digest: Option<TDigest>,
 }
 
-/// Histograms of numeric columns between their min and max, and sketched
-/// distinct counts of floats, decimals, dates and times, in one streamed
-/// scan of just those columns.
+/// Centroids per t-digest, as in DataFusion's `approx_percentile_cont`.
+const DIGEST_SIZE: usize = 100;
+
+impl ScanState {
+    fn update(&mut self, col: &ArrayRef) -> Result<()> {
+        if self.numeric {
+            let values = cast(col, &DataType::Float64).map_err(|e| DataError::Query(e.to_string()))?;
+            let values = values.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
+            let mut finite = Vec::with_capacity(values.len());
+            for v in values.iter().flatten() {
+                if let Some(h) = &mut self.sketch {
+                    // 0.0 and -0.0 are one value.
+                    h.add((if v == 0.0 { 0.0f64 } else { v }).to_bits());
+                }
+                if !v.is_finite() {
+                    continue;
+                }
+                finite.push(v);
+                if let Some((lo, hi)) = self.range {
+                    let buckets = self.histogram.len();
+                    let k = ((v - lo) / (hi - lo) * buckets as f64).floor();
+                    self.histogram[(k.max(0.0) as usize).min(buckets - 1)] += 1;
+                }
+            }
+            if let Some(d) = &mut self.digest {
+                *d = d.merge_unsorted_f64(finite);
+            }
+        } else if let Some(h) = &mut self.sketch {
+            // Dates and times count by their integer representation; a type
+            // without one gets no distinct count.
+            let Ok(values) = cast(col, &DataType::Int64) else {
+                self.sketch = None;
+                return Ok(());
+            };
+            let values = values.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
+            for v in values.iter().flatten() {
+                h.add(v as u64);
+            }
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: ScanState) {
+        for (a, b) in self.histogram.iter_mut().zip(other.histogram) {
+            *a += b;
+        }
+        match (&mut self.sketch, other.sketch) {
+            (Some(a), Some(b)) => a.merge(&b),
+            // A partition that could not sketch the column spoils the count.
+            (a, None) => *a = None,
+            (None, Some(_)) => {}
+        }
+        if let (Some(a), Some(b)) = (&mut self.digest, other.digest) {
+            *a = TDigest::merge_digests([&*a, &b]);
+        }
+    }
+}
+
+/// Histograms and quartiles of numeric columns, and sketched distinct
+/// counts of floats, decimals, dates and times, in one scan of just those
+/// columns, each partition of the table on its own task.
 async fn scan(
     ctx: &SessionContext,
     t: &str,
@@ -277,9 +345,10 @@ async fn scan(
     let mut states = Vec::new();
     for (k, (_, dt, kind)) in columns.iter().enumerate() {
         let sketch = (distinct_method(dt, *kind) == Distinct::Scan).then(DistinctSketch::default);
+        let numeric = *kind == ColumnKind::Numeric;
         let p = &mut profiles[k];
         let mut range = None;
-        if *kind == ColumnKind::Numeric {
+        if numeric {
             let bound = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<f64>().ok());
             let (lo, hi) = (bound(&p.min), bound(&p.max));
             // Integers of a narrow range get one bucket per value, so that
@@ -295,52 +364,52 @@ async fn scan(
                 _ => p.histogram.clear(),
             }
         }
-        if range.is_some() || sketch.is_some() {
-            states.push(ScanState { profile: k, range, sketch });
+        if numeric || sketch.is_some() {
+            let histogram = if range.is_some() { vec![0; p.histogram.len()] } else { Vec::new() };
+            let digest = numeric.then(|| TDigest::new(DIGEST_SIZE));
+            states.push(ScanState { column: k, numeric, range, histogram, sketch, digest });
         }
     }
     if states.is_empty() {
         return Ok(());
     }
-    let list: Vec<String> = states.iter().map(|s| quote(&columns[s.profile].0)).collect();
+    let list: Vec<String> = states.iter().map(|s| quote(&columns[s.column].0)).collect();
     let df =
         ctx.sql(&format!("SELECT {} FROM {t}", list.join(", "))).await.map_err(|e| DataError::Query(e.to_string()))?;
-    let mut stream = df.execute_stream().await.map_err(|e| DataError::Query(e.to_string()))?;
-    while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(|e| DataError::Query(e.to_string()))?;
-        for (s, col) in states.iter_mut().zip(batch.columns()) {
-            let p = &mut profiles[s.profile];
-            if p.kind == ColumnKind::Numeric {
-                let values = cast(col, &DataType::Float64).map_err(|e| DataError::Query(e.to_string()))?;
-                let values = values.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
-                for v in values.iter().flatten() {
-                    if let Some((lo, hi)) = s.range.filter(|_| v.is_finite()) {
-                        let buckets = p.histogram.len();
-                        let k = ((v - lo) / (hi - lo) * buckets as f64).floor();
-                        p.histogram[(k.max(0.0) as usize).min(buckets - 1)] += 1;
-                    }
-                    if let Some(h) = &mut s.sketch {
-                        // 0.0 and -0.0 are one value.
-                        h.add((if v == 0.0 { 0.0f64 } else { v }).to_bits());
+    let streams = df.execute_stream_partitioned().await.map_err(|e| DataError::Query(e.to_string()))?;
+    let tasks: Vec<_> = streams
+        .into_iter()
+        .map(|mut stream| {
+            let mut states = states.clone();
+            tokio::spawn(async move {
+                while let Some(batch) = stream.next().await {
+                    let batch = batch.map_err(|e| DataError::Query(e.to_string()))?;
+                    for (s, col) in states.iter_mut().zip(batch.columns()) {
+                        s.update(col)?;
                     }
                 }
-            } else if let Some(h) = &mut s.sketch {
-                // Dates and times count by their integer representation; a
-                // type without one gets no distinct count.
-                let Ok(values) = cast(col, &DataType::Int64) else {
-                    s.sketch = None;
-                    continue;
-                };
-                let values = values.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
-                for v in values.iter().flatten() {
-                    h.add(v as u64);
-                }
-            }
+                Ok::<_, DataError>(states)
+            })
+        })
+        .collect();
+    let mut merged: Option<Vec<ScanState>> = None;
+    for task in tasks {
+        let part = task.await.map_err(|e| DataError::Query(e.to_string()))??;
+        match &mut merged {
+            None => merged = Some(part),
+            Some(m) => m.iter_mut().zip(part).for_each(|(a, b)| a.merge(b)),
         }
     }
-    for s in states {
+    for s in merged.unwrap_or(states) {
+        let p = &mut profiles[s.column];
+        if s.range.is_some() {
+            p.histogram = s.histogram;
+        }
         if let Some(h) = s.sketch {
-            profiles[s.profile].distinct = Some(h.count());
+            p.distinct = Some(h.count());
+        }
+        if let Some(d) = s.digest.filter(|d| d.count() > 0.0) {
+            p.quartiles = Some([0.25, 0.5, 0.75].map(|q| d.estimate_quantile(q)));
         }
     }
     Ok(())

@@ -7,6 +7,7 @@
 const BITS: u32 = 12;
 const REGISTERS: usize = 1 << BITS;
 
+#[derive(Clone)]
 pub struct DistinctSketch {
     registers: Box<[u8; REGISTERS]>,
 }
@@ -33,6 +34,13 @@ impl DistinctSketch {
         let rank = ((h << BITS) | (1 << (BITS - 1))).leading_zeros() as u8 + 1;
         let r = &mut self.registers[index];
         *r = (*r).max(rank);
+    }
+
+    /// Adds another sketch's values (of another part of the same column).
+    pub fn merge(&mut self, other: &DistinctSketch) {
+        for (a, b) in self.registers.iter_mut().zip(other.registers.iter()) {
+            *a = (*a).max(*b);
+        }
     }
 
     pub fn count(&self) -> u64 {
@@ -73,6 +81,15 @@ mod tests {
         assert!(relative_error(100_000, 0..100_000) < 0.05);
         let floats = (0..200_000u64).map(|i| (i as f64 * 0.01).to_bits());
         assert!(relative_error(200_000, floats) < 0.05);
+    }
+
+    #[test]
+    fn merged_sketches_count_the_union() {
+        let (mut a, mut b) = (DistinctSketch::default(), DistinctSketch::default());
+        (0..60_000).for_each(|v| a.add(v));
+        (40_000..100_000).for_each(|v| b.add(v));
+        a.merge(&b);
+        assert!((a.count() as f64 - 100_000.0).abs() / 100_000.0 < 0.05, "{}", a.count());
     }
 
     #[test]

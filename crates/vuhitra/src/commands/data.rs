@@ -266,7 +266,7 @@ pub async fn load_source(
     }
     let profile = vuhitra_data::profile(ctx, name).await.map_err(|e| match e {
         // A query over a file fails on content the sniffing did not see.
-        DataError::Query(m) => DataError::Read { path: path.to_path_buf(), message: m },
+        DataError::Query(m) => loaded.read_error(m),
         other => other,
     })?;
     Ok((loaded, profile))
@@ -381,13 +381,21 @@ async fn register_tables(app: &App, ctx: &SessionContext, sql: &str, tables: &[S
 
 pub async fn sql(app: &App, args: SqlArgs) -> anyhow::Result<()> {
     let ctx = SessionContext::new();
-    let _tables = register_tables(app, &ctx, &args.query, &args.tables).await?;
+    let tables = register_tables(app, &ctx, &args.query, &args.tables).await?;
+    // A query fails on a bad row of a file: name the file and the row.
+    let query_error = |e: vuhitra_data::datafusion::error::DataFusionError| {
+        tables
+            .iter()
+            .map(|t| t.read_error(String::new()))
+            .find(|e| matches!(e, DataError::Ragged { .. }))
+            .unwrap_or(DataError::Query(e.to_string()))
+    };
     let format = args
         .format
         .clone()
         .or_else(|| args.out.as_ref().and_then(|o| o.extension()).map(|e| e.to_string_lossy().to_ascii_lowercase()))
         .unwrap_or_else(|| if app.json { "json".into() } else { "table".into() });
-    let df = ctx.sql(&args.query).await.map_err(|e| DataError::Query(e.to_string()))?;
+    let df = ctx.sql(&args.query).await.map_err(query_error)?;
     if format == "parquet" {
         let Some(out) = &args.out else {
             return Err(crate::exit::usage("Parquet output needs --out PATH", None));
@@ -402,13 +410,13 @@ pub async fn sql(app: &App, args: SqlArgs) -> anyhow::Result<()> {
             .await;
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
-            return Err(DataError::Query(e.to_string()).into());
+            return Err(query_error(e).into());
         }
         std::fs::rename(&tmp, out)?;
         eprintln!("wrote {}", out.display());
         return Ok(());
     }
-    let batches = df.collect().await.map_err(|e| DataError::Query(e.to_string()))?;
+    let batches = df.collect().await.map_err(query_error)?;
     let text = render(&batches, &format)?;
     match &args.out {
         Some(out) => {
