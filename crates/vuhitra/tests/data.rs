@@ -262,10 +262,25 @@ fn json_ndjson_parquet_and_excel_load() {
 
 #[test]
 fn bad_files_get_a_clear_message_naming_them() {
-    let env = TestEnv::new();
+    let mut env = TestEnv::new();
     env.file("ragged.csv", "a,b,c\n1,2,3\n4,5\n6,7,8\n");
     let r = env.run(&["analyze", "ragged.csv"]).fails_with(2);
     assert!(r.stderr.contains("ragged.csv: row 2 has 2 fields, but the header has 3"), "{}", r.stderr);
+    // A bad row far past the rows the schema is inferred from is met only
+    // while reading: in memory, streamed, and in a query.
+    let mut late = String::from("a,b,c\n");
+    for i in 0..5000 {
+        late.push_str(&format!("{i},{i},{i}\n"));
+    }
+    late.push_str("1,2\n");
+    env.file("late.csv", late);
+    for in_memory_max in ["512MiB", "0"] {
+        env.set("DATA_IN_MEMORY_MAX", in_memory_max);
+        let r = env.run(&["analyze", "late.csv"]).fails_with(2);
+        assert!(r.stderr.contains("late.csv: row 5001 has 2 fields, but the header has 3"), "{}", r.stderr);
+    }
+    let r = env.run(&["sql", "SELECT sum(a) FROM late", "--table", "late.csv"]).fails_with(2);
+    assert!(r.stderr.contains("late.csv: row 5001 has 2 fields"), "{}", r.stderr);
     env.file("fake.parquet", "a,b\n1,2\n");
     let r = env.run(&["analyze", "fake.parquet"]).fails_with(2);
     assert!(r.stderr.contains("fake.parquet has a .parquet extension but is not Parquet"), "{}", r.stderr);
