@@ -210,7 +210,7 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
                 .filter(|(_, n)| *n > 0)
                 .map(|(v, n)| (v.to_string(), n))
                 .collect();
-            top_values.sort_by(|a, b| b.1.cmp(&a.1));
+            top_values.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         }
         profiles.push(ColumnProfile {
             name: name.clone(),

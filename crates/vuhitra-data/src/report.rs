@@ -72,9 +72,9 @@ pub fn html(source: &Loaded, profile: &Profile, generated: &str) -> String {
         env!("CARGO_PKG_VERSION"),
         escape(&file)
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<h1>Profile of {}</h1><p class=\"meta\">{} rows × {} columns · {:?}{} · generated {}</p>\n",
+        "<h1>Profile of {}</h1><p class=\"meta\">{} rows × {} columns · {:?}{} · generated {}</p>",
         escape(&file),
         profile.rows,
         profile.columns.len(),

@@ -144,7 +144,7 @@ fn streamed_and_in_memory_profiles_agree() {
 /// time around the process.
 fn peak_kib(env: &TestEnv, file: &str, in_memory_max: &str) -> u64 {
     let out = env.cwd.path().join("peak.txt");
-    let mut cmd = env.cmd(&["--json", "analyze", file]);
+    let cmd = env.cmd(&["--json", "analyze", file]);
     let program = cmd.get_program().to_owned();
     let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
     let mut timed = std::process::Command::new("/usr/bin/time");
