@@ -1,12 +1,13 @@
 //! Profiling a registered table in few passes: one SQL aggregate pass for
-//! counts, nulls, distinct counts, min/max, mean, standard deviation,
-//! quartiles and all pairwise correlations of numeric columns; one scan in
-//! Rust for the histograms of numeric columns and the distinct counts
-//! DataFusion's `approx_distinct` does not take (floats, dates, times); and
-//! one GROUP BY per text column for its top values. Every pass streams, so
-//! a file larger than memory profiles in bounded memory (the distinct counts
-//! and quartiles are sketches); a small file is read into memory once
-//! beforehand (see `load::into_memory`) so the passes do not parse it again.
+//! counts, nulls, distinct counts, min/max, mean, standard deviation and
+//! all pairwise correlations of numeric columns; one scan in Rust, each
+//! partition on its own task, for the histograms and quartiles of numeric
+//! columns and the distinct counts DataFusion's `approx_distinct` does not
+//! take (floats, dates, times); and one GROUP BY per text column for its top
+//! values. Every pass streams, so a file larger than memory profiles in
+//! bounded memory (distinct counts and quartiles are sketches); a small
+//! file is read into memory once beforehand (`Loaded::read_into_memory`) so
+//! the passes do not parse it again.
 
 use std::time::Instant;
 
@@ -234,7 +235,7 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
         }
     }
 
-    // Pass 2: histograms and the remaining distinct counts, in one scan.
+    // Pass 2: histograms, quartiles and the remaining distinct counts.
     let started = Instant::now();
     scan(ctx, &t, &columns, rows, &mut profiles).await?;
     tracing::debug!("profile {table}: histograms and sketches in {:.1?}", started.elapsed());

@@ -52,25 +52,37 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Waits until `needle` appears `count` times on the screen.
+    /// Waits until the screen satisfies `done`; `what` names it in the panic.
     #[track_caller]
-    fn wait_for_n(&self, needle: &str, count: usize) -> String {
+    fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let s = self.screen();
-            if s.matches(needle).count() >= count {
+            if done(&s) {
                 return s;
             }
             if Instant::now() > deadline {
-                panic!("timed out waiting for {needle:?} (x{count}); screen:\n{s}");
+                panic!("timed out waiting for {what}; screen:\n{s}");
             }
             std::thread::sleep(Duration::from_millis(150));
         }
     }
 
+    /// Waits until `needle` appears `count` times on the screen.
+    #[track_caller]
+    fn wait_for_n(&self, needle: &str, count: usize) -> String {
+        self.wait_until(&format!("{needle:?} (x{count})"), |s| s.matches(needle).count() >= count)
+    }
+
     #[track_caller]
     fn wait_for(&self, needle: &str) -> String {
         self.wait_for_n(needle, 1)
+    }
+
+    /// Waits until one of `needles` appears on the screen.
+    #[track_caller]
+    fn wait_for_any(&self, needles: &[&str]) -> String {
+        self.wait_until(&format!("one of {needles:?}"), |s| needles.iter().any(|n| s.contains(n)))
     }
 }
 
@@ -185,4 +197,36 @@ fn repl_slash_commands_multiline_and_ctrl_c() {
     // History persists across runs.
     let history = std::fs::read_to_string(env.home.path().join("history.txt")).unwrap();
     assert!(history.contains("/save trip"), "{history}");
+}
+
+/// `@analyze` in the REPL answers about a data file with checked SQL (or
+/// says why it could not within MAX_ITERATIONS_PROD), and `/rate` then rates
+/// that question's record.
+#[test]
+fn repl_analyze_keyword_asks_about_a_file_and_can_be_rated() {
+    let o = match ollama() {
+        Some(o) => o,
+        None => return,
+    };
+    if !common::require("tmux") {
+        return;
+    }
+    let mut env = TestEnv::with_ollama(&o);
+    env.set("MAX_ITERATIONS_PROD", "1");
+    env.file("sales.csv", "region,amount\nnorth,10\nsouth,20\nnorth,30\n");
+    let bin = env!("CARGO_BIN_EXE_vuhitra");
+    let t = Tmux::start(&env, "repl-analyze", &format!("{bin} chat"));
+    t.wait_for("/help for commands");
+    t.line("@analyze what is the total amount?");
+    t.wait_for("@analyze needs a data file");
+    t.line("@analyze @file:sales.csv what is the total amount?");
+    let screen = t.wait_for_any(&["SQL:", "no working SQL after 1 tries"]);
+    assert!(!screen.contains("panicked"), "{screen}");
+    t.line("/rate 4");
+    t.wait_for("rated ");
+    t.line("/exit");
+    t.wait_for("EXITED:0");
+    let records = env.run(&["--json", "heuristics", "list"]).ok().json();
+    let record = records.as_array().unwrap().iter().find(|r| r["rating"] == 4).expect("the /rate landed");
+    assert_eq!(record["prompt"], "what is the total amount?");
 }

@@ -195,13 +195,15 @@ pub async fn record(app: &App, question: &str, answer: &mut DataAnswer) {
 }
 
 /// `@analyze` in chat and the REPL: loads the files, asks, records the
-/// question and shows the answer. Ctrl-C cancels.
+/// question (its id goes to `last_record`, for /rate) and shows the answer.
+/// Ctrl-C cancels.
 pub async fn answer_in_chat(
     app: &App,
     pipeline: &mut Pipeline,
     prompt: &PreparedPrompt,
     files: &[PathBuf],
     model: Option<&str>,
+    last_record: &mut Option<String>,
 ) -> anyhow::Result<()> {
     let mut answer = tokio::select! {
         a = ask_about_files(app, files, &prompt.question, model) => a?,
@@ -210,6 +212,9 @@ pub async fn answer_in_chat(
         }
     };
     record_with(pipeline, app, prompt, &mut answer).await;
+    if answer.record_id.is_some() {
+        last_record.clone_from(&answer.record_id);
+    }
     print(app, &prompt.question, &answer)
 }
 

@@ -39,7 +39,8 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
     let mut pipeline = Pipeline::new(&app.config);
     let prepared = pipeline.prepare(&prompt, attached, &args.files, app.config.max_context_file_size)?;
     if let Some(files) = &prepared.data_files {
-        return rt.block_on(super::ask::answer_in_chat(app, &mut pipeline, &prepared, files, args.model.as_deref()));
+        let model = args.model.as_deref();
+        return rt.block_on(super::ask::answer_in_chat(app, &mut pipeline, &prepared, files, model, &mut None));
     }
     rt.block_on(pipeline.ensure_intel(app, &prepared))?;
     let mut store = app.store()?;

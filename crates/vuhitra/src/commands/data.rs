@@ -382,7 +382,7 @@ async fn register_tables(app: &App, ctx: &SessionContext, sql: &str, tables: &[S
 pub async fn sql(app: &App, args: SqlArgs) -> anyhow::Result<()> {
     let ctx = SessionContext::new();
     let tables = register_tables(app, &ctx, &args.query, &args.tables).await?;
-    // A query fails on a bad row of a file: name the file and the row.
+    // Running a query fails on a bad row of a file: name the file and the row.
     let query_error = |e: vuhitra_data::datafusion::error::DataFusionError| {
         tables
             .iter()
@@ -395,7 +395,8 @@ pub async fn sql(app: &App, args: SqlArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| args.out.as_ref().and_then(|o| o.extension()).map(|e| e.to_string_lossy().to_ascii_lowercase()))
         .unwrap_or_else(|| if app.json { "json".into() } else { "table".into() });
-    let df = ctx.sql(&args.query).await.map_err(query_error)?;
+    // Planning reads no rows: its errors are about the query.
+    let df = ctx.sql(&args.query).await.map_err(|e| DataError::Query(e.to_string()))?;
     if format == "parquet" {
         let Some(out) = &args.out else {
             return Err(crate::exit::usage("Parquet output needs --out PATH", None));

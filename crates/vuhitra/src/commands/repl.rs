@@ -84,8 +84,16 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             // Text attachments wait for the next chat message.
             pending = attached;
             // A model picked with /model wins over MODEL_DATA.
-            let model = convo.routes.is_empty().then_some(convo.model.as_str());
-            if let Err(e) = rt.block_on(super::ask::answer_in_chat(app, &mut pipeline, &prepared, files, model)) {
+            let model = convo.routes.is_empty().then_some(convo.model.clone());
+            let asked = super::ask::answer_in_chat(
+                app,
+                &mut pipeline,
+                &prepared,
+                files,
+                model.as_deref(),
+                &mut convo.last_record,
+            );
+            if let Err(e) = rt.block_on(asked) {
                 print_error(&e);
             }
             continue;
