@@ -28,6 +28,8 @@ Commands:
   /sessions        list saved conversations
   /rate N [TEXT]   rate the last answer 0-5, optionally with a correction
   /exit            leave (Ctrl-D works too)
+Keywords in a message: @file:PATH attaches a file, @cache / @nocache use or skip
+the prompt cache, @analyze @file:data.csv QUESTION asks about data with checked SQL.
 Multi-line input: end a line with \\ or open a ``` block.
 Ctrl-C cancels an answer in progress.";
 
