@@ -81,6 +81,12 @@ fn a_csv_is_profiled_column_by_column() {
     assert!(au["r"].as_f64().unwrap() > 0.9, "{au}");
     let text = env.run(&["analyze", "sales.csv"]).ok().stdout;
     assert!(text.contains("5 rows × 4 columns") && text.contains("histograms") && text.contains("north (3)"), "{text}");
+    // A report that cannot be written fails the command and leaves nothing behind.
+    let r = env.run(&["analyze", "sales.csv", "--report", "no-such-dir/r.html"]).fails_with(1);
+    assert!(r.stderr.contains("cannot write no-such-dir/r.html"), "{}", r.stderr);
+    let j = env.run(&["--json", "analyze", "sales.csv", "--report", "r.html"]).ok().json();
+    assert_eq!(j["report"], "r.html");
+    assert!(std::fs::read_to_string(env.cwd.path().join("r.html")).unwrap().starts_with("<!doctype html>"));
 }
 
 /// Rows of every kind of column, with gaps and many distinct floats.
