@@ -8,6 +8,7 @@ pub mod guard;
 pub mod load;
 pub mod profile;
 pub mod report;
+mod scan;
 mod sketch;
 
 pub use datafusion;

@@ -1,33 +1,27 @@
 //! Profiling a registered table in few passes: one SQL aggregate pass for
-//! counts, nulls, distinct counts, min/max, mean, standard deviation and
-//! all pairwise correlations of numeric columns; one scan in Rust, each
-//! partition on its own task, for the histograms and quartiles of numeric
-//! columns and the distinct counts DataFusion's `approx_distinct` does not
-//! take (floats, dates, times); and one GROUP BY per text column for its top
-//! values. Every pass streams, so a file larger than memory profiles in
-//! bounded memory (distinct counts and quartiles are sketches); a small
-//! file is read into memory once beforehand (`Loaded::read_into_memory`) so
-//! the passes do not parse it again.
+//! counts, nulls, min/max and the distinct counts of integers and text
+//! (`approx_distinct`); one Rust scan (`scan.rs`) for everything about
+//! numbers, dates and booleans that DataFusion computes slowly or not at
+//! all; and one GROUP BY per text column for its top values. Every pass
+//! streams, so a file larger than memory profiles in bounded memory
+//! (distinct counts and quartiles are sketches); a small file is read into
+//! memory once beforehand (`Loaded::read_into_memory`) so the passes do not
+//! parse it again.
 
 use std::time::Instant;
 
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::prelude::SessionContext;
-use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::load::{DataError, Result};
-use crate::sketch::DistinctSketch;
-use datafusion_functions_aggregate_common::tdigest::TDigest;
 
 /// Buckets of a histogram; fewer means one bucket per integer value.
 pub const HISTOGRAM_BUCKETS: usize = 10;
 const TOP_VALUES: usize = 5;
-/// Correlations are computed for at most this many numeric columns.
-const MAX_CORRELATED: usize = 24;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Profile {
@@ -111,14 +105,15 @@ fn string_at(col: &ArrayRef, row: usize) -> Option<String> {
     (!col.is_null(row)).then(|| array_value_to_string(col, row).ok()).flatten()
 }
 
-/// How pass 1 counts a column's distinct values.
+/// How a column's distinct values are counted.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Distinct {
-    /// `approx_distinct`, which takes integers and strings.
+    /// `approx_distinct` in the SQL pass, which takes integers and strings.
     Sql,
-    /// Exactly, for columns of few values (booleans) and unordered types.
+    /// Exactly in the SQL pass, for types nothing else takes.
     Exact,
-    /// A HyperLogLog sketch over the values' bits, in the Rust scan.
+    /// In the Rust scan: a HyperLogLog sketch over the values' bits for
+    /// floats, dates and times; the true and false counts for booleans.
     Scan,
 }
 
@@ -126,9 +121,14 @@ fn distinct_method(dt: &DataType, kind: ColumnKind) -> Distinct {
     match kind {
         ColumnKind::Text => Distinct::Sql,
         ColumnKind::Numeric if dt.is_integer() => Distinct::Sql,
-        ColumnKind::Numeric | ColumnKind::Temporal => Distinct::Scan,
-        ColumnKind::Boolean | ColumnKind::Other => Distinct::Exact,
+        ColumnKind::Numeric | ColumnKind::Temporal | ColumnKind::Boolean => Distinct::Scan,
+        ColumnKind::Other => Distinct::Exact,
     }
+}
+
+/// Whether the scan sketches the column's distinct count.
+pub(crate) fn sketched(dt: &DataType, kind: ColumnKind) -> bool {
+    kind != ColumnKind::Boolean && distinct_method(dt, kind) == Distinct::Scan
 }
 
 fn is_ordered(kind: ColumnKind) -> bool {
@@ -141,20 +141,7 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
     let t = quote(table);
     let columns: Vec<(String, DataType, ColumnKind)> =
         schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone(), kind_of(f.data_type()))).collect();
-    let numeric: Vec<&str> = columns
-        .iter()
-        .filter(|(_, _, k)| *k == ColumnKind::Numeric)
-        .map(|(n, _, _)| n.as_str())
-        .take(MAX_CORRELATED)
-        .collect();
-    let mut pairs = Vec::new();
-    for (i, a) in numeric.iter().enumerate() {
-        for b in &numeric[i + 1..] {
-            pairs.push((a.to_string(), b.to_string()));
-        }
-    }
-
-    // Pass 1: every aggregate DataFusion computes in one scan.
+    // Pass 1: the aggregates DataFusion computes fast, in one scan.
     let mut select = vec!["count(*)".to_string()];
     for (name, dt, kind) in &columns {
         let c = quote(name);
@@ -168,17 +155,6 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
             select.push(format!("min({c})"));
             select.push(format!("max({c})"));
         }
-        if *kind == ColumnKind::Numeric {
-            let d = format!("CAST({c} AS DOUBLE)");
-            select.push(format!("avg({d})"));
-            select.push(format!("stddev({d})"));
-        }
-        if *kind == ColumnKind::Boolean {
-            select.push(format!("count(CASE WHEN {c} THEN 1 END)"));
-        }
-    }
-    for (a, b) in &pairs {
-        select.push(format!("corr(CAST({} AS DOUBLE), CAST({} AS DOUBLE))", quote(a), quote(b)));
     }
     let started = Instant::now();
     let batches = query(ctx, &format!("SELECT {} FROM {t}", select.join(", "))).await?;
@@ -198,21 +174,6 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
             _ => f64_at(&next(), 0).map(|v| v as u64),
         };
         let (min, max) = if is_ordered(*kind) { (string_at(&next(), 0), string_at(&next(), 0)) } else { (None, None) };
-        let (mut mean, mut std) = (None, None);
-        if *kind == ColumnKind::Numeric {
-            mean = f64_at(&next(), 0);
-            std = f64_at(&next(), 0);
-        }
-        let mut top_values = Vec::new();
-        if *kind == ColumnKind::Boolean {
-            let trues = f64_at(&next(), 0).unwrap_or(0.0) as u64;
-            top_values = [("true", trues), ("false", non_null - trues.min(non_null))]
-                .into_iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(v, n)| (v.to_string(), n))
-                .collect();
-            top_values.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-        }
         profiles.push(ColumnProfile {
             name: name.clone(),
             data_type: dt.to_string(),
@@ -221,24 +182,19 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
             distinct,
             min,
             max,
-            mean,
-            std,
+            mean: None,
+            std: None,
             quartiles: None,
-            top_values,
+            top_values: Vec::new(),
             histogram: Vec::new(),
         });
     }
-    let mut correlations = Vec::new();
-    for (a, b) in pairs {
-        if let Some(r) = f64_at(&next(), 0) {
-            correlations.push(Correlation { a, b, r });
-        }
-    }
 
-    // Pass 2: histograms, quartiles and the remaining distinct counts.
+    // Pass 2: numbers, dates and booleans, in Rust.
     let started = Instant::now();
-    scan(ctx, &t, &columns, rows, &mut profiles).await?;
-    tracing::debug!("profile {table}: histograms and sketches in {:.1?}", started.elapsed());
+    let types: Vec<DataType> = columns.iter().map(|(_, dt, _)| dt.clone()).collect();
+    let correlations = crate::scan::scan(ctx, &t, rows, &types, &mut profiles).await?;
+    tracing::debug!("profile {table}: scan in {:.1?}", started.elapsed());
 
     // Top values of text columns.
     let started = Instant::now();
@@ -257,163 +213,6 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
     }
     tracing::debug!("profile {table}: top values in {:.1?}", started.elapsed());
     Ok(Profile { table: table.to_string(), rows, columns: profiles, correlations })
-}
-
-/// What the Rust scan keeps for one column; one copy per partition, merged
-/// at the end.
-#[derive(Clone)]
-struct ScanState {
-    /// Index into the columns.
-    column: usize,
-    numeric: bool,
-    /// Histogram range and counts, for numeric columns with a spread.
-    range: Option<(f64, f64)>,
-    histogram: Vec<u64>,
-    sketch: Option<DistinctSketch>,
-    /// Quartiles of numeric columns: one t-digest gives all three (three
-    /// `approx_percentile_cont` calls would build three).
-    digest: Option<TDigest>,
-}
-
-/// Centroids per t-digest, as in DataFusion's `approx_percentile_cont`.
-const DIGEST_SIZE: usize = 100;
-
-impl ScanState {
-    fn update(&mut self, col: &ArrayRef) -> Result<()> {
-        if self.numeric {
-            let values = cast(col, &DataType::Float64).map_err(|e| DataError::Query(e.to_string()))?;
-            let values = values.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
-            let mut finite = Vec::with_capacity(values.len());
-            for v in values.iter().flatten() {
-                if let Some(h) = &mut self.sketch {
-                    // 0.0 and -0.0 are one value.
-                    h.add((if v == 0.0 { 0.0f64 } else { v }).to_bits());
-                }
-                if !v.is_finite() {
-                    continue;
-                }
-                finite.push(v);
-                if let Some((lo, hi)) = self.range {
-                    let buckets = self.histogram.len();
-                    let k = ((v - lo) / (hi - lo) * buckets as f64).floor();
-                    self.histogram[(k.max(0.0) as usize).min(buckets - 1)] += 1;
-                }
-            }
-            if let Some(d) = &mut self.digest {
-                *d = d.merge_unsorted_f64(finite);
-            }
-        } else if let Some(h) = &mut self.sketch {
-            // Dates and times count by their integer representation; a type
-            // without one gets no distinct count.
-            let Ok(values) = cast(col, &DataType::Int64) else {
-                self.sketch = None;
-                return Ok(());
-            };
-            let values = values.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
-            for v in values.iter().flatten() {
-                h.add(v as u64);
-            }
-        }
-        Ok(())
-    }
-
-    fn merge(&mut self, other: ScanState) {
-        for (a, b) in self.histogram.iter_mut().zip(other.histogram) {
-            *a += b;
-        }
-        match (&mut self.sketch, other.sketch) {
-            (Some(a), Some(b)) => a.merge(&b),
-            // A partition that could not sketch the column spoils the count.
-            (a, None) => *a = None,
-            (None, Some(_)) => {}
-        }
-        if let (Some(a), Some(b)) = (&mut self.digest, other.digest) {
-            *a = TDigest::merge_digests([&*a, &b]);
-        }
-    }
-}
-
-/// Histograms and quartiles of numeric columns, and sketched distinct
-/// counts of floats, decimals, dates and times, in one scan of just those
-/// columns, each partition of the table on its own task.
-async fn scan(
-    ctx: &SessionContext,
-    t: &str,
-    columns: &[(String, DataType, ColumnKind)],
-    rows: u64,
-    profiles: &mut [ColumnProfile],
-) -> Result<()> {
-    let mut states = Vec::new();
-    for (k, (_, dt, kind)) in columns.iter().enumerate() {
-        let sketch = (distinct_method(dt, *kind) == Distinct::Scan).then(DistinctSketch::default);
-        let numeric = *kind == ColumnKind::Numeric;
-        let p = &mut profiles[k];
-        let mut range = None;
-        if numeric {
-            let bound = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<f64>().ok());
-            let (lo, hi) = (bound(&p.min), bound(&p.max));
-            // Integers of a narrow range get one bucket per value, so that
-            // 1..=9 does not show a gap where two values share a bucket.
-            let buckets = match (lo, hi) {
-                (Some(lo), Some(hi)) if dt.is_integer() && hi - lo < HISTOGRAM_BUCKETS as f64 => (hi - lo) as usize + 1,
-                _ => HISTOGRAM_BUCKETS,
-            };
-            p.histogram = vec![0; buckets];
-            match (lo, hi) {
-                (Some(lo), Some(hi)) if hi > lo => range = Some((lo, hi)),
-                (Some(_), Some(_)) => p.histogram[0] = rows - p.nulls,
-                _ => p.histogram.clear(),
-            }
-        }
-        if numeric || sketch.is_some() {
-            let histogram = if range.is_some() { vec![0; p.histogram.len()] } else { Vec::new() };
-            let digest = numeric.then(|| TDigest::new(DIGEST_SIZE));
-            states.push(ScanState { column: k, numeric, range, histogram, sketch, digest });
-        }
-    }
-    if states.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = states.iter().map(|s| quote(&columns[s.column].0)).collect();
-    let df =
-        ctx.sql(&format!("SELECT {} FROM {t}", list.join(", "))).await.map_err(|e| DataError::Query(e.to_string()))?;
-    let streams = df.execute_stream_partitioned().await.map_err(|e| DataError::Query(e.to_string()))?;
-    let tasks: Vec<_> = streams
-        .into_iter()
-        .map(|mut stream| {
-            let mut states = states.clone();
-            tokio::spawn(async move {
-                while let Some(batch) = stream.next().await {
-                    let batch = batch.map_err(|e| DataError::Query(e.to_string()))?;
-                    for (s, col) in states.iter_mut().zip(batch.columns()) {
-                        s.update(col)?;
-                    }
-                }
-                Ok::<_, DataError>(states)
-            })
-        })
-        .collect();
-    let mut merged: Option<Vec<ScanState>> = None;
-    for task in tasks {
-        let part = task.await.map_err(|e| DataError::Query(e.to_string()))??;
-        match &mut merged {
-            None => merged = Some(part),
-            Some(m) => m.iter_mut().zip(part).for_each(|(a, b)| a.merge(b)),
-        }
-    }
-    for s in merged.unwrap_or(states) {
-        let p = &mut profiles[s.column];
-        if s.range.is_some() {
-            p.histogram = s.histogram;
-        }
-        if let Some(h) = s.sketch {
-            p.distinct = Some(h.count());
-        }
-        if let Some(d) = s.digest.filter(|d| d.count() > 0.0) {
-            p.quartiles = Some([0.25, 0.5, 0.75].map(|q| d.estimate_quantile(q)));
-        }
-    }
-    Ok(())
 }
 
 /// A statistic for people: four decimals at most, scientific notation for
