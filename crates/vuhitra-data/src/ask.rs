@@ -49,15 +49,17 @@ pub fn prompt(tables: &[TableBrief], question: &str) -> String {
 }
 
 /// The SQL in a model's answer: the first ```sql (or bare ```) block, else
-/// the text from the first SELECT or WITH; and what follows the block, as
-/// the explanation.
+/// the text from the first SELECT or WITH; and the text after the block,
+/// up to any further block (models like to repeat themselves), as the
+/// explanation.
 pub fn extract_sql(answer: &str) -> Option<(String, String)> {
     for fence in ["```sql", "```SQL", "```"] {
         if let Some(start) = answer.find(fence) {
             let rest = &answer[start + fence.len()..];
             let end = rest.find("```").unwrap_or(rest.len());
             let sql = rest[..end].trim().trim_end_matches(';').trim().to_string();
-            let explanation = rest.get(end + 3..).unwrap_or("").trim().to_string();
+            let after = rest.get(end + 3..).unwrap_or("");
+            let explanation = after[..after.find("```").unwrap_or(after.len())].trim().to_string();
             if !sql.is_empty() {
                 return Some((sql, explanation));
             }
@@ -90,6 +92,8 @@ mod tests {
     fn sql_is_taken_from_fences_or_plain_text() {
         let (sql, why) = extract_sql("Sure!\n```sql\nSELECT count(*) FROM t;\n```\nCounts the rows.").unwrap();
         assert_eq!((sql.as_str(), why.as_str()), ("SELECT count(*) FROM t", "Counts the rows."));
+        let (_, why) = extract_sql("```sql\nSELECT 1\n```\nOne.\n```sql\nSELECT 1\n```\nOne again.").unwrap();
+        assert_eq!(why, "One.", "a repeated block and what follows it are not the explanation");
         let (sql, _) = extract_sql("The query is: select max(\"a\") from t; done").unwrap();
         assert_eq!(sql, "select max(\"a\") from t");
         assert!(extract_sql("I cannot help with that.").is_none());

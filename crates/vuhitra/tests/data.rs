@@ -382,6 +382,40 @@ fn questions_become_checked_sql_within_the_retry_limit() {
     }
 }
 
+/// The answer when the SQL works: a copy of the test model shown one worked
+/// example (an Ollama model built with a MESSAGE pair; greedy decoding then
+/// writes SQL of that shape) answers a question; the SQL is shown, its rows
+/// are exactly what `vuhitra sql` returns for it, and the sentence after
+/// the SQL is the explanation.
+#[test]
+fn a_question_is_answered_with_its_sql_rows_and_explanation() {
+    let o = need!(common::ollama());
+    let model = "vuhitra-sql-example-test";
+    let example = serde_json::json!({
+        "model": model, "from": o.model, "stream": false, "parameters": {"temperature": 0},
+        "messages": [
+            {"role": "user", "content": "Table \"t\" has 3 rows. Question: how many rows are there?"},
+            {"role": "assistant", "content": "```sql\nSELECT count(*) AS n FROM \"t\"\n```\nCounts the rows."},
+        ],
+    });
+    let (status, body) = common::http("POST", &format!("{}/api/create", o.url), Some(example));
+    assert_eq!(status, 200, "{body}");
+    let mut env = TestEnv::with_ollama(&o);
+    env.set("MAX_ITERATIONS_PROD", "2");
+    env.file("sales.csv", SALES);
+    let ask = ["analyze", "sales.csv", "--ask", "how many rows are there?", "--model", model];
+    let j = env.run(&[&["--json"], &ask[..]].concat()).ok().json();
+    let sql = j["sql"].as_str().unwrap();
+    assert!(sql.to_ascii_lowercase().starts_with("select"), "{j}");
+    let direct = env.run(&["--json", "sql", sql, "--table", "sales.csv"]).ok().json();
+    assert_eq!(j["rows"], direct, "the rows are the query's own");
+    let explanation = j["explanation"].as_str().unwrap();
+    assert!(!explanation.is_empty() && !explanation.contains("```"), "{j}");
+    assert!(j["attempts"].as_array().unwrap().last().unwrap()["error"].is_null(), "{j}");
+    let text = env.run(&ask).ok().stdout;
+    assert!(text.starts_with(&format!("SQL:\n  {sql}\n")) && text.contains(explanation), "{text}");
+}
+
 /// `@analyze` in chat: the files named with @file: and -f become tables
 /// (one stem twice: sales, sales_2), the same checked-SQL loop answers,
 /// and the question is a heuristics record like any other prompt.

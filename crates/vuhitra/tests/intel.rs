@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::{elasticsearch, ollama, Ollama, TestEnv};
+use common::{elasticsearch, http, ollama, Ollama, TestEnv};
 use serde_json::{json, Value};
 
 const SHORT: &[&str] = &["--max-tokens", "8", "--seed", "7", "--temperature", "0"];
@@ -15,22 +15,6 @@ fn chat<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     v.extend_from_slice(SHORT);
     v.extend_from_slice(extra);
     v
-}
-
-/// One REST call to a service, for checking what vuhitra wrote.
-fn http(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let client = reqwest::Client::new();
-        let mut req = client.request(method.parse().unwrap(), url);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    })
 }
 
 /// A test env whose heuristics and cache live in the real Elasticsearch,

@@ -179,3 +179,20 @@ pub fn require(program: &str) -> bool {
     eprintln!("SKIPPED: {program} not installed");
     false
 }
+
+/// One REST call to a service, for setting it up or checking what vuhitra
+/// wrote.
+pub fn http(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut req = client.request(method.parse().unwrap(), url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    })
+}
