@@ -1,6 +1,7 @@
 //! The REPL driven through a real pseudo-terminal (tmux), against the real
-//! Ollama: every slash command, multi-line input, and Ctrl-C.
+//! Ollama: every slash command, multi-line input, Ctrl-C, and @analyze.
 
+#[macro_use]
 mod common;
 
 use std::process::Command;
@@ -111,10 +112,7 @@ fn models_pull_draws_a_progress_bar_on_a_terminal() {
 
 #[test]
 fn repl_slash_commands_multiline_and_ctrl_c() {
-    let o = match ollama() {
-        Some(o) => o,
-        None => return,
-    };
+    let o = need!(ollama());
     if !common::require("tmux") {
         return;
     }
@@ -204,10 +202,7 @@ fn repl_slash_commands_multiline_and_ctrl_c() {
 /// that question's record.
 #[test]
 fn repl_analyze_keyword_asks_about_a_file_and_can_be_rated() {
-    let o = match ollama() {
-        Some(o) => o,
-        None => return,
-    };
+    let o = need!(ollama());
     if !common::require("tmux") {
         return;
     }
