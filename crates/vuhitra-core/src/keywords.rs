@@ -35,9 +35,8 @@ impl Keyword {
     /// landed in this build. `None` means the keyword works.
     pub fn missing_capability(&self) -> Option<&'static str> {
         match self {
-            Keyword::File(_) | Keyword::NoCache | Keyword::Cache | Keyword::Analyze => None,
+            Keyword::File(_) | Keyword::NoCache | Keyword::Cache | Keyword::Analyze | Keyword::Upload => None,
             Keyword::DevMode => Some("dev mode"),
-            Keyword::Upload => Some("sandbox uploads"),
             Keyword::Spark => Some("Spark jobs"),
         }
     }

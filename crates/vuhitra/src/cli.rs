@@ -119,7 +119,9 @@ Keywords in the prompt are taken out of the text and acted on:
                 workspace files, cache:KEY): the model writes one read-only SELECT,
                 which runs on DataFusion; you get the SQL, the rows and a sentence.
                 Example: vuhitra chat \"@analyze @file:sales.csv top 3 regions by amount\"
-  @devmode @upload @spark
+  @upload       copy the @file:/-f files into the workspace (MAX_UPLOADED_FILE_SIZE) first;
+                alone, without a question, it only uploads
+  @devmode @spark
                 reserved for features still to come; using one stops with a message.
 
 Every answer is recorded in heuristics (ENABLE_HEURISTICS) with an id:

@@ -44,6 +44,16 @@ pub struct PreparedPrompt {
     /// With `@analyze`: the data files (from `-f` and `@file:`) the question
     /// is about, answered with checked SQL instead of a chat turn.
     pub data_files: Option<Vec<PathBuf>>,
+    /// With `@upload`: the files (from `-f` and `@file:`) to copy into the
+    /// workspace first. Without a question, that is all the prompt asks.
+    pub uploads: Vec<PathBuf>,
+}
+
+impl PreparedPrompt {
+    /// `@upload @file:…` with no question: upload, and no model call.
+    pub fn upload_only(&self) -> bool {
+        !self.uploads.is_empty() && self.question.trim().is_empty()
+    }
 }
 
 /// What every prompt of a process goes through; built once per process.
@@ -120,24 +130,39 @@ impl Pipeline {
             _ => None,
         });
         let files: Vec<PathBuf> = extra_files.iter().cloned().chain(keyword_files).collect();
-        let data_files = if parsed.keywords.contains(&Keyword::Analyze) {
+        let uploads = if parsed.keywords.contains(&Keyword::Upload) {
             if files.is_empty() {
                 return Err(crate::exit::usage(
-                    "@analyze needs a data file to ask about",
-                    Some("name it with @file:PATH or -f PATH (CSV, TSV, JSON, Parquet, Excel, or a workspace file)"),
+                    "@upload needs a file to upload",
+                    Some("name it with @file:PATH or -f PATH; it is copied into the workspace (WORKSPACE_PATH)"),
                 ));
             }
-            if parsed.text.trim().is_empty() {
-                return Err(crate::exit::usage("@analyze needs a question", Some("write it after the keywords")));
-            }
+            files.clone()
+        } else {
+            Vec::new()
+        };
+        let analyze = parsed.keywords.contains(&Keyword::Analyze);
+        if analyze && files.is_empty() {
+            return Err(crate::exit::usage(
+                "@analyze needs a data file to ask about",
+                Some("name it with @file:PATH or -f PATH (CSV, TSV, JSON, Parquet, Excel, or a workspace file)"),
+            ));
+        }
+        if analyze && parsed.text.trim().is_empty() {
+            return Err(crate::exit::usage("@analyze needs a question", Some("write it after the keywords")));
+        }
+        let data_files = if analyze {
             Some(files)
         } else {
-            for path in &files {
-                attached.push(read_context_file(path, limit)?);
+            // Upload only (no question): the files are not read as context.
+            if uploads.is_empty() || !parsed.text.trim().is_empty() {
+                for path in &files {
+                    attached.push(read_context_file(path, limit)?);
+                }
             }
             None
         };
-        if parsed.text.trim().is_empty() && attached.is_empty() {
+        if parsed.text.trim().is_empty() && attached.is_empty() && uploads.is_empty() {
             return Err(crate::exit::usage("the prompt is empty", Some("write a question after the keywords")));
         }
         let cache = if parsed.keywords.contains(&Keyword::NoCache) {
@@ -160,6 +185,7 @@ impl Pipeline {
             signature,
             cache,
             data_files,
+            uploads,
         })
     }
 }

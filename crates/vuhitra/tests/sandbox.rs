@@ -230,3 +230,39 @@ fn a_container_backend_without_docker_fails_clearly() {
     assert!(r.stderr.contains("vuhitra-sandbox") && r.stderr.contains("/nonexistent/docker.sock"), "{}", r.stderr);
     assert!(r.stderr.contains("SANDBOX_CONTAINER"), "the hint says how to run locally: {}", r.stderr);
 }
+
+/// `@upload` in chat copies the named files into the workspace before
+/// anything else: alone it only uploads (no model is called — none is
+/// reachable here), a file over the limit stops the prompt with nothing
+/// registered, and without a file it is a usage error.
+#[test]
+fn upload_keyword_in_chat_copies_files_into_the_workspace() {
+    let mut env = env();
+    env.set("OLLAMA_IP", "http://127.0.0.1:9");
+    env.file("notes.txt", "hello");
+    env.file("more.txt", "more");
+    let out = env.run(&["--json", "chat", "@upload @file:notes.txt"]).ok().json();
+    assert_eq!(
+        (out[0]["name"].clone(), out[0]["size"].clone()),
+        (serde_json::json!("notes.txt"), serde_json::json!(5))
+    );
+    let r = env.run(&["chat", "-f", "more.txt", "@upload"]).ok();
+    assert!(r.stdout.contains("uploaded more.txt (text, 4 B)"), "{}", r.stdout);
+    assert_eq!(workspace_entries(&env), ["more.txt", "notes.txt"]);
+
+    // With a question the upload comes first, then the model call (which fails here).
+    env.file("third.txt", "third");
+    let r = env.run(&["chat", "@upload @file:third.txt what is in it?"]).fails_with(1);
+    assert!(r.stderr.contains("uploaded third.txt") && r.stderr.contains("unreachable"), "{}", r.stderr);
+    assert_eq!(workspace_entries(&env), ["more.txt", "notes.txt", "third.txt"]);
+
+    env.set("MAX_UPLOADED_FILE_SIZE", "4");
+    env.file("big.txt", "0123456789");
+    let r = env.run(&["chat", "@upload @file:big.txt summarise this"]).fails_with(2);
+    assert!(r.stderr.contains("big.txt"), "{}", r.stderr);
+    assert_eq!(workspace_entries(&env), ["more.txt", "notes.txt", "third.txt"]);
+    assert_eq!(env.run(&["--json", "files", "list"]).ok().json().as_array().unwrap().len(), 3);
+
+    let r = env.run(&["chat", "@upload hello"]).fails_with(2);
+    assert!(r.stderr.contains("@upload needs a file"), "{}", r.stderr);
+}

@@ -38,6 +38,9 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
 
     let mut pipeline = Pipeline::new(&app.config);
     let prepared = pipeline.prepare(&prompt, attached, &args.files, app.config.max_context_file_size)?;
+    if super::files::upload_for_prompt(app, &prepared)? {
+        return Ok(());
+    }
     if let Some(files) = &prepared.data_files {
         let model = args.model.as_deref();
         return rt.block_on(super::ask::answer_in_chat(app, &mut pipeline, &prepared, files, model, &mut None));

@@ -11,23 +11,58 @@ pub fn upload(app: &App, args: UploadArgs) -> anyhow::Result<()> {
     if args.name.is_some() && args.files.len() > 1 {
         return Err(crate::exit::usage("--as names one file; give one FILE with it", None));
     }
-    let store = app.store()?;
-    let ws = Workspace::open(&app.config.workspace)?;
-    let now = now_ms();
-    let expires = args.ttl.map(|secs| now + secs as i64 * 1000);
-    let mut done = Vec::new();
-    for path in &args.files {
-        // Each file is whole or absent: a failure stops here, earlier files stay.
-        let f = ws.upload(&store, path, args.name.as_deref(), app.config.max_uploaded_file_size, expires, now)?;
-        if !app.json {
-            outln(&format!("uploaded {} ({}, {})", f.name, f.kind, output::human_bytes(f.size)));
-        }
-        done.push(f);
-    }
+    let done = upload_files(app, &args.files, args.name.as_deref(), args.ttl, outln)?;
     if app.json {
         output::json(&serde_json::to_value(&done)?);
     }
     Ok(())
+}
+
+/// Uploads `files` into the workspace (`vuhitra upload`, and `@upload` in
+/// chat), telling `say` about each unless the output is JSON.
+pub fn upload_files(
+    app: &App,
+    files: &[std::path::PathBuf],
+    name: Option<&str>,
+    ttl_secs: Option<u64>,
+    say: impl Fn(&str),
+) -> anyhow::Result<Vec<vuhitra_store::WorkspaceFile>> {
+    let store = app.store()?;
+    let ws = Workspace::open(&app.config.workspace)?;
+    let now = now_ms();
+    let expires = ttl_secs.map(|secs| now + secs as i64 * 1000);
+    let mut done = Vec::new();
+    for path in files {
+        // Each file is whole or absent: a failure stops here, earlier files stay.
+        let f = ws.upload(&store, path, name, app.config.max_uploaded_file_size, expires, now)?;
+        if !app.json {
+            say(&format!("uploaded {} ({}, {})", f.name, f.kind, output::human_bytes(f.size)));
+        }
+        done.push(f);
+    }
+    Ok(done)
+}
+
+/// `@upload` in a prompt: copies its files into the workspace before
+/// anything else happens. Returns true when that was all the prompt asked
+/// (no question): the uploads are then the command's output.
+pub fn upload_for_prompt(app: &App, prompt: &crate::pipeline::PreparedPrompt) -> anyhow::Result<bool> {
+    if prompt.uploads.is_empty() {
+        return Ok(false);
+    }
+    let only = prompt.upload_only();
+    let done = upload_files(app, &prompt.uploads, None, None, |line| {
+        // With a question, stdout is the answer's.
+        if only {
+            outln(line)
+        } else {
+            eprintln!("{}", output::dim(line))
+        }
+    })?;
+    if only && app.json {
+        output::json(&serde_json::to_value(&done)?);
+    }
+    Ok(only)
 }
 
 pub fn run(app: &App, cmd: FilesCommand) -> anyhow::Result<()> {

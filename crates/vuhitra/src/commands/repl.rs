@@ -29,7 +29,8 @@ Commands:
   /rate N [TEXT]   rate the last answer 0-5, optionally with a correction
   /exit            leave (Ctrl-D works too)
 Keywords in a message: @file:PATH attaches a file, @cache / @nocache use or skip
-the prompt cache, @analyze @file:data.csv QUESTION asks about data with checked SQL.
+the prompt cache, @analyze @file:data.csv QUESTION asks about data with checked SQL,
+@upload @file:PATH copies the file into the workspace.
 Multi-line input: end a line with \\ or open a ``` block.
 Ctrl-C cancels an answer in progress.";
 
@@ -82,6 +83,19 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
                 continue;
             }
         };
+        match super::files::upload_for_prompt(app, &prepared) {
+            Ok(false) => {}
+            Ok(true) => {
+                // Text attachments wait for the next chat message.
+                pending = attached;
+                continue;
+            }
+            Err(e) => {
+                pending = attached;
+                print_error(&e);
+                continue;
+            }
+        }
         if let Some(files) = &prepared.data_files {
             // Text attachments wait for the next chat message.
             pending = attached;
