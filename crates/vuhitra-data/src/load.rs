@@ -262,13 +262,20 @@ impl Loaded {
     /// reader's own message. The rows are scanned only now, after the reader
     /// failed, so a good file is parsed once, not scanned beforehand too.
     pub fn read_error(&self, message: String) -> DataError {
-        if let (Some(d), Some(header)) = (self.delimiter, self.header) {
-            let source = self.temp.as_deref().unwrap_or(&self.path);
-            if let Err(e) = check_ragged(source, &self.path, d, header) {
-                return e;
-            }
-        }
-        DataError::Read { path: self.path.clone(), message }
+        self.check_rows().unwrap_or(DataError::Read { path: self.path.clone(), message })
+    }
+
+    /// The first CSV row with the wrong number of fields, as the error to
+    /// show; none for other formats or when every row fits.
+    pub fn ragged_row(&self) -> Option<DataError> {
+        self.check_rows().filter(|e| matches!(e, DataError::Ragged { .. }))
+    }
+
+    /// Scans a CSV's rows: a ragged row, or the file's I/O error.
+    fn check_rows(&self) -> Option<DataError> {
+        let (d, header) = (self.delimiter?, self.header?);
+        let source = self.temp.as_deref().unwrap_or(&self.path);
+        check_ragged(source, &self.path, d, header).err()
     }
 
     /// Whether several queries over this table are faster from memory: a

@@ -11,11 +11,10 @@ use serde_json::Value;
 use vuhitra_data::ask::TableBrief;
 use vuhitra_data::datafusion::arrow::array::RecordBatch;
 use vuhitra_data::datafusion::prelude::SessionContext;
-use vuhitra_data::load::table_name;
 use vuhitra_data::{DataError, LoadOptions, Loaded, Profile};
 use vuhitra_llm::{ChatRequest, Message, Metrics, Options, Role};
 
-use super::data::{load_source, render, resolve};
+use super::data::{load_source, render, resolve, source_table_name};
 use crate::app::App;
 use crate::exit::Interrupted;
 use crate::output::{self, outln};
@@ -159,10 +158,7 @@ pub async fn ask_about_files(
     let mut tables: Vec<(Loaded, Profile)> = Vec::new();
     for file in files {
         let path = resolve(app, file)?;
-        let stem = match path.to_str().and_then(|p| p.strip_prefix("cache:")) {
-            Some(key) => key.to_string(),
-            None => table_name(&path),
-        };
+        let stem = source_table_name(&path);
         // Two files with one stem (a/sales.csv, b/sales.csv): sales, sales_2.
         let mut name = stem.clone();
         let mut n = 1;

@@ -211,12 +211,20 @@ async fn profile_file(app: &App, path: &Path, args: &AnalyzeArgs) -> anyhow::Res
         sheet: args.sheet.clone(),
         scratch: Some(app.config.data_dir.clone()),
     };
-    let name = match path.to_str().and_then(|p| p.strip_prefix("cache:")) {
-        Some(key) => key.to_string(),
-        None => table_name(path),
-    };
+    let name = source_table_name(path);
     let (loaded, profile) = load_source(app, &ctx, path, &name, &opts, args.cache_key.as_deref()).await?;
     Ok((loaded, profile, ctx))
+}
+
+/// The key of a `cache:KEY` source, if it is one.
+fn cache_key_of(path: &Path) -> Option<&str> {
+    path.to_str().and_then(|p| p.strip_prefix("cache:"))
+}
+
+/// The table a source is called by: a cached frame's key, or the file's
+/// stem (see `table_name`).
+pub fn source_table_name(path: &Path) -> String {
+    cache_key_of(path).map_or_else(|| table_name(path), str::to_string)
 }
 
 /// Registers one source (a file, or cache:KEY) as table `name`, reads a
@@ -230,7 +238,7 @@ pub async fn load_source(
     opts: &LoadOptions,
     cache_key: Option<&str>,
 ) -> anyhow::Result<(Loaded, Profile)> {
-    let loaded = match path.to_str().and_then(|p| p.strip_prefix("cache:")) {
+    let loaded = match cache_key_of(path) {
         Some(key) => {
             let info = register_cached(app, ctx, name, key).await?;
             Loaded {
@@ -384,11 +392,7 @@ pub async fn sql(app: &App, args: SqlArgs) -> anyhow::Result<()> {
     let tables = register_tables(app, &ctx, &args.query, &args.tables).await?;
     // Running a query fails on a bad row of a file: name the file and the row.
     let query_error = |e: vuhitra_data::datafusion::error::DataFusionError| {
-        tables
-            .iter()
-            .map(|t| t.read_error(String::new()))
-            .find(|e| matches!(e, DataError::Ragged { .. }))
-            .unwrap_or(DataError::Query(e.to_string()))
+        tables.iter().find_map(Loaded::ragged_row).unwrap_or(DataError::Query(e.to_string()))
     };
     let format = args
         .format
