@@ -150,21 +150,12 @@ fn streamed_and_in_memory_profiles_agree() {
 /// time around the process.
 fn peak_kib(env: &TestEnv, file: &str, in_memory_max: &str) -> u64 {
     let out = env.cwd.path().join("peak.txt");
-    let cmd = env.cmd(&["--json", "analyze", file]);
-    let program = cmd.get_program().to_owned();
-    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
-    let mut timed = std::process::Command::new("/usr/bin/time");
-    timed.arg("-f").arg("%M").arg("-o").arg(&out).arg(program).args(args);
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => timed.env(k, v),
-            None => timed.env_remove(k),
-        };
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        timed.current_dir(dir);
-    }
-    let status = timed.env("DATA_IN_MEMORY_MAX", in_memory_max).stdout(std::process::Stdio::null()).status().unwrap();
+    let status = env
+        .cmd_under(&["/usr/bin/time", "-f", "%M", "-o", out.to_str().unwrap()], &["--json", "analyze", file])
+        .env("DATA_IN_MEMORY_MAX", in_memory_max)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
     assert!(status.success(), "analyze {file} with DATA_IN_MEMORY_MAX={in_memory_max}");
     std::fs::read_to_string(&out).unwrap().trim().parse().unwrap()
 }

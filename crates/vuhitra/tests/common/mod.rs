@@ -47,7 +47,21 @@ impl TestEnv {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vuhitra"));
+        self.cmd_under(&[], args)
+    }
+
+    /// `cmd`, run through a wrapper program (`["/usr/bin/time", "-f", "%M"]`)
+    /// that gets the vuhitra binary and `args` as its arguments.
+    pub fn cmd_under(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let bin = env!("CARGO_BIN_EXE_vuhitra");
+        let mut c = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         for k in vuhitra_core::config::KEYS {
             c.env_remove(k.name);
         }
