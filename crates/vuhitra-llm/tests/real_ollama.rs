@@ -5,11 +5,7 @@ use std::time::Duration;
 use vuhitra_llm::{ChatRequest, ClientSettings, GenerateRequest, Message, OllamaClient, OllamaError, Options, Role};
 
 fn client() -> Option<(OllamaClient, String)> {
-    let Ok(url) = std::env::var("VUHITRA_TEST_OLLAMA") else {
-        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "VUHITRA_TEST_OLLAMA is required under CI");
-        eprintln!("SKIPPED: VUHITRA_TEST_OLLAMA is not set; run ./scripts/test");
-        return None;
-    };
+    let url = vuhitra_testkit::service("VUHITRA_TEST_OLLAMA", "a real Ollama")?;
     let model = std::env::var("VUHITRA_TEST_MODEL").unwrap_or_else(|_| "gemma3-270m".into());
     let settings = ClientSettings {
         base_url: url.parse().unwrap(),

@@ -6,11 +6,8 @@ use vuhitra_nlp::Analyzer;
 
 #[test]
 fn sentiment_matches_vadersentiment_3_3_2() {
-    let Ok(path) = std::env::var("VUHITRA_TEST_VADER_VECTORS") else {
-        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "VUHITRA_TEST_VADER_VECTORS is required under CI");
-        eprintln!("SKIPPED: VUHITRA_TEST_VADER_VECTORS is not set; run ./scripts/test");
-        return;
-    };
+    let path =
+        vuhitra_testkit::need!(vuhitra_testkit::service("VUHITRA_TEST_VADER_VECTORS", "the vaderSentiment reference scores"));
     let text = std::fs::read_to_string(&path).unwrap();
     let analyzer = Analyzer::new();
     let mut checked = 0;

@@ -191,18 +191,10 @@ fn temp_store(tag: &str) -> Store {
     Store::open(&dir.join("vuhitra.db")).unwrap()
 }
 
-/// The test Elasticsearch, or None (a failure under CI=true) when absent.
+/// The test Elasticsearch, or None when a partial run skips it.
 fn elastic_url() -> Option<url::Url> {
-    match std::env::var("VUHITRA_TEST_ELASTICSEARCH") {
-        Ok(u) if !u.is_empty() => Some(u.parse().expect("VUHITRA_TEST_ELASTICSEARCH is a URL")),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("VUHITRA_TEST_ELASTICSEARCH is not set; run the suite through ./scripts/test")
-        }
-        _ => {
-            eprintln!("SKIPPED: VUHITRA_TEST_ELASTICSEARCH is not set (run ./scripts/test)");
-            None
-        }
-    }
+    let url = vuhitra_testkit::service("VUHITRA_TEST_ELASTICSEARCH", "Elasticsearch 8.11")?;
+    Some(url.parse().expect("VUHITRA_TEST_ELASTICSEARCH is a URL"))
 }
 
 async fn elastic(tag: &str) -> Option<ElasticStore> {

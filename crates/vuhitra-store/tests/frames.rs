@@ -61,11 +61,7 @@ async fn embedded_frames_conform() {
 
 #[tokio::test]
 async fn redis_frames_conform() {
-    let url = match std::env::var("VUHITRA_TEST_REDIS") {
-        Ok(u) if !u.is_empty() => u,
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("VUHITRA_TEST_REDIS is not set under CI"),
-        _ => return eprintln!("SKIPPED: VUHITRA_TEST_REDIS is not set (run ./scripts/test)"),
-    };
+    let url = vuhitra_testkit::need!(vuhitra_testkit::service("VUHITRA_TEST_REDIS", "a Redis >= 7.2 (Valkey)"));
     let mut r = RedisFrames::connect(&url, &format!("vuhitra-test-{}", std::process::id())).await.unwrap();
     r.chunk = 1000;
     suite(&r, 1000).await;

@@ -7,15 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The value of an `Option` from a service helper, or the end of the test
-/// (the helper has already said SKIPPED, or failed it under CI).
+/// (in a partial run the helper has recorded the skip; otherwise it failed).
 macro_rules! need {
     ($e:expr) => {
-        match $e {
-            Some(v) => v,
-            None => return,
-        }
+        vuhitra_testkit::need!($e)
     };
 }
+
+pub use vuhitra_testkit::{have, require, service};
 
 pub struct TestEnv {
     pub home: tempfile::TempDir,
@@ -141,21 +140,6 @@ pub struct Ollama {
     pub model: String,
 }
 
-/// A service the suite needs: present, or (outside CI) a skip with a reason.
-/// With CI=true a missing service fails the test: it never silently passes.
-pub fn service(var: &str, what: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{var} is not set: {what} is required under CI (scripts/test starts it)");
-            }
-            eprintln!("SKIPPED: {var} is not set; run ./scripts/test to start {what}");
-            None
-        }
-    }
-}
-
 pub fn ollama() -> Option<Ollama> {
     let url = service("VUHITRA_TEST_OLLAMA", "a real Ollama")?;
     let model = std::env::var("VUHITRA_TEST_MODEL").unwrap_or_else(|_| "gemma3-270m".into());
@@ -176,22 +160,6 @@ pub fn old_redis() -> Option<String> {
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-/// Is this program on PATH?
-pub fn have(program: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().is_ok_and(|o| o.status.success())
-}
-
-/// Whether a program the test needs is installed. Under CI a missing one
-/// fails the test; elsewhere the test is skipped with a message.
-pub fn require(program: &str) -> bool {
-    if have(program) {
-        return true;
-    }
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{program} is required under CI");
-    eprintln!("SKIPPED: {program} not installed");
-    false
 }
 
 /// One REST call to a service, for setting it up or checking what vuhitra
