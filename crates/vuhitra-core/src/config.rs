@@ -118,6 +118,7 @@ pub const KEYS: &[KeySpec] = &[
     // services are expected on the local machine or the stack's network).
     key("ELASTICSEARCH_URL", Kind::ServiceUrl(&["http"]), "", "Elasticsearch (empty = embedded)"),
     key("ELASTICSEARCH_INDEX_PREFIX", Kind::IndexPrefix, "vuhitra", "prefix of Vuhitra's index and alias names"),
+    key("ELASTICSEARCH_TIMEOUT", Kind::Int { min: 1, max: 600 }, "5", "seconds to connect to Elasticsearch"),
     key("SPARK_MASTER", Kind::ServiceUrl(&["spark", "sc"]), "", "Spark master (empty = embedded)"),
     key("SANDBOX_CONTAINER", Kind::Text, "", "sandbox container (empty = local sandbox)"),
     key("FRAME_CACHE_TTL", Kind::Duration, "1h", "how long a cached table (--cache-key) lives"),
@@ -367,6 +368,7 @@ impl RawConfig {
                 .filter(|r| !matches!(r, Ok((_, m)) if m.is_empty()))
                 .collect::<Result<_, ConfigError>>()?,
             elasticsearch_index_prefix: text("ELASTICSEARCH_INDEX_PREFIX")?,
+            elasticsearch_timeout_secs: int("ELASTICSEARCH_TIMEOUT")?,
             redis_url: url("REDIS_URL")?,
             elasticsearch_url: url("ELASTICSEARCH_URL")?,
             spark_master: url("SPARK_MASTER")?,
@@ -571,6 +573,8 @@ pub struct Config {
     /// Intent (as `vuhitra nlp` names it) → model, for the MODEL_<INTENT> keys that are set.
     pub intent_models: BTreeMap<String, String>,
     pub elasticsearch_index_prefix: String,
+    /// Seconds to connect to Elasticsearch.
+    pub elasticsearch_timeout_secs: u64,
     pub redis_url: Option<Url>,
     pub elasticsearch_url: Option<Url>,
     pub spark_master: Option<Url>,

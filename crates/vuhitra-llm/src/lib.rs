@@ -254,16 +254,25 @@ impl OllamaClient {
         text_of: impl Fn(&StreamRecord) -> Option<&str>,
         on_token: &mut impl FnMut(&str),
     ) -> Result<Completion, OllamaError> {
-        let mut out =
-            Completion { model, content: String::new(), done_reason: None, metrics: Metrics::default(), num_ctx };
+        let mut out = Completion {
+            model,
+            content: String::new(),
+            tool_calls: Vec::new(),
+            done_reason: None,
+            metrics: Metrics::default(),
+            num_ctx,
+        };
         let mut done = false;
-        self.read_stream::<StreamRecord>(resp, |rec| {
+        self.read_stream::<StreamRecord>(resp, |mut rec| {
             if let Some(err) = rec.error {
                 return Err(OllamaError::Server { status: 200, message: err });
             }
             if let Some(t) = text_of(&rec).filter(|t| !t.is_empty()) {
                 on_token(t);
                 out.content.push_str(t);
+            }
+            if let Some(m) = rec.message.as_mut() {
+                out.tool_calls.append(&mut m.tool_calls);
             }
             if rec.done {
                 done = true;
@@ -305,6 +314,31 @@ impl OllamaClient {
             each(rec.map_err(|e| OllamaError::Protocol(e.to_string()))?)?;
         }
         Ok(())
+    }
+}
+
+/// What a mode needs from a model server: streamed chat (with tools),
+/// embeddings, and a model's context window. [`OllamaClient`] is the one
+/// implementation; the pipeline, data questions, and (next) RAG, dev mode and
+/// tool rounds are written against this trait.
+#[allow(async_fn_in_trait)] // used through generics only
+pub trait ChatModel {
+    /// Streams one chat completion; `on_token` sees each piece of text.
+    async fn chat(&self, req: ChatRequest, on_token: impl FnMut(&str)) -> Result<Completion, OllamaError>;
+    async fn embed(&self, model: &str, inputs: &[String]) -> Result<EmbedResponse, OllamaError>;
+    /// The model's trained context length, when the server says.
+    async fn context_length(&self, model: &str) -> Result<Option<u32>, OllamaError>;
+}
+
+impl ChatModel for OllamaClient {
+    async fn chat(&self, req: ChatRequest, on_token: impl FnMut(&str)) -> Result<Completion, OllamaError> {
+        OllamaClient::chat(self, req, on_token).await
+    }
+    async fn embed(&self, model: &str, inputs: &[String]) -> Result<EmbedResponse, OllamaError> {
+        OllamaClient::embed(self, model, inputs).await
+    }
+    async fn context_length(&self, model: &str) -> Result<Option<u32>, OllamaError> {
+        OllamaClient::context_length(self, model).await
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use vuhitra_llm::{ChatRequest, ClientSettings, GenerateRequest, Message, OllamaClient, OllamaError, Options, Role};
+use vuhitra_llm::{
+    ChatRequest, ClientSettings, GenerateRequest, Message, OllamaClient, OllamaError, Options, Role, Tool,
+};
 
 fn client() -> Option<(OllamaClient, String)> {
     let url = vuhitra_testkit::service("VUHITRA_TEST_OLLAMA", "a real Ollama")?;
@@ -42,12 +44,7 @@ async fn generate_streams_tokens_and_reports_metrics() {
 async fn chat_streams_more_than_one_piece() {
     let Some((c, model)) = client() else { return };
     let mut n = 0;
-    let req = ChatRequest {
-        model,
-        messages: vec![Message::new(Role::User, "Count to five.")],
-        stream: true,
-        options: short(),
-    };
+    let req = ChatRequest::new(model, vec![Message::new(Role::User, "Count to five.")], short());
     let done = c.chat(req, |_| n += 1).await.unwrap();
     assert!(n > 1, "streamed, not one final blob ({n} pieces)");
     assert!(done.metrics.prompt_eval_count > 0);
@@ -85,7 +82,7 @@ async fn overall_timeout_is_a_typed_error() {
     });
     // Long enough that prompt evaluation alone outlasts the limit.
     let prompt = "history ".repeat(3000);
-    let req = ChatRequest { model, messages: vec![Message::new(Role::User, prompt)], stream: true, options: short() };
+    let req = ChatRequest::new(model, vec![Message::new(Role::User, prompt)], short());
     match c.chat(req, |_| {}).await {
         Err(OllamaError::Timeout { .. }) => {}
         other => panic!("expected a timeout, got {other:?}"),
@@ -124,12 +121,7 @@ async fn refused_connections_are_retried_with_backoff() {
     };
     // Backoff 200 + 400 + 800 ms outlasts a 500 ms start-up.
     let c = OllamaClient::new(settings(&late_relay(&upstream, Duration::from_millis(500)), 3));
-    let req = ChatRequest {
-        model: model.clone(),
-        messages: vec![Message::new(Role::User, "Hi")],
-        stream: true,
-        options: short(),
-    };
+    let req = ChatRequest::new(model.clone(), vec![Message::new(Role::User, "Hi")], short());
     let done = c.chat(req, |_| {}).await.expect("the retry reached the server once it was up");
     assert!(done.metrics.eval_count > 0);
 
@@ -163,4 +155,73 @@ async fn embeddings_from_a_real_embedding_model() {
     assert!(same > other + 0.2, "rewordings are closer than unrelated text: {same} vs {other}");
     let show = c.show(&model).await.unwrap();
     assert!(show.has_capability("embedding"));
+}
+
+/// A ChatML template with a tools section and two worked examples, for the
+/// SmolLM2-135M base model scripts/services creates. With it Ollama offers
+/// the model tools and parses its JSON answer into `tool_calls`.
+const TOOLS_TEMPLATE: &str = r#"{{- if .Tools }}<|im_start|>system
+You answer every question by calling a function, as JSON. Functions:
+{{- range .Tools }}
+{{ json .Function }}
+{{- end }}<|im_end|>
+<|im_start|>user
+What is the weather in Rome?<|im_end|>
+<|im_start|>assistant
+{"name": "get_weather", "arguments": {"city": "Rome"}}<|im_end|>
+<|im_start|>user
+What is the weather in Berlin?<|im_end|>
+<|im_start|>assistant
+{"name": "get_weather", "arguments": {"city": "Berlin"}}<|im_end|>
+{{ end }}
+{{- range .Messages }}<|im_start|>{{ .Role }}
+{{ if .ToolCalls }}{{ range .ToolCalls }}{"name": "{{ .Function.Name }}", "arguments": {{ json .Function.Arguments }}}{{ end }}{{ else }}{{ .Content }}{{ end }}<|im_end|>
+{{ end }}<|im_start|>assistant
+"#;
+
+#[tokio::test]
+async fn a_real_model_calls_a_tool_and_gets_the_result_back() {
+    let Some((c, _)) = client() else { return };
+    let base = vuhitra_testkit::need!(vuhitra_testkit::service("VUHITRA_TEST_TOOLS_MODEL", "a model for tool calls"));
+    let url = std::env::var("VUHITRA_TEST_OLLAMA").unwrap();
+    let model = format!("vuhitra-tools-{}", std::process::id());
+    let created = reqwest::Client::new()
+        .post(format!("{url}/api/create"))
+        .json(&serde_json::json!({
+            "model": model, "from": base, "template": TOOLS_TEMPLATE, "stream": false,
+            "parameters": {"temperature": 0, "num_predict": 64, "stop": ["<|im_end|>"]},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{}", created.text().await.unwrap());
+
+    let weather = Tool::function(
+        "get_weather",
+        "Current weather for a city",
+        serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+    );
+    let opts = Options { temperature: Some(0.0), seed: Some(1), ..Default::default() };
+    let mut req =
+        ChatRequest::new(model.clone(), vec![Message::new(Role::User, "What is the weather in Paris?")], opts.clone());
+    req.tools = vec![weather.clone()];
+    let asked = c.chat(req.clone(), |_| {}).await.unwrap();
+    assert_eq!(asked.tool_calls.len(), 1, "one tool call, parsed from the stream: {asked:?}");
+    let call = &asked.tool_calls[0];
+    assert_eq!(call.function.name, "get_weather");
+    assert_eq!(call.function.arguments, serde_json::json!({"city": "Paris"}), "arguments arrive as a JSON object");
+
+    // The call and its result go back: the server accepts the round trip
+    // (our serialisation of tool_calls, role "tool" and tool_name) and
+    // answers again.
+    req.messages.push(Message { tool_calls: asked.tool_calls.clone(), ..Message::new(Role::Assistant, "") });
+    req.messages.push(Message::tool_result("get_weather", "sunny, 21 °C"));
+    let after = c.chat(req, |_| {}).await.expect("the server takes the tool result");
+    assert!(after.done_reason.is_some() && after.metrics.eval_count > 0, "a second, complete answer: {after:?}");
+
+    let _ = reqwest::Client::new()
+        .delete(format!("{url}/api/delete"))
+        .json(&serde_json::json!({"model": model}))
+        .send()
+        .await;
 }

@@ -6,8 +6,10 @@ use vuhitra_nlp::Analyzer;
 
 #[test]
 fn sentiment_matches_vadersentiment_3_3_2() {
-    let path =
-        vuhitra_testkit::need!(vuhitra_testkit::service("VUHITRA_TEST_VADER_VECTORS", "the vaderSentiment reference scores"));
+    let path = vuhitra_testkit::need!(vuhitra_testkit::service(
+        "VUHITRA_TEST_VADER_VECTORS",
+        "the vaderSentiment reference scores"
+    ));
     let text = std::fs::read_to_string(&path).unwrap();
     let analyzer = Analyzer::new();
     let mut checked = 0;

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 
 use crate::exec::{Executor, RunOutcome, RunSpec, SandboxError};
 
@@ -105,7 +106,18 @@ impl Executor for DockerExecutor {
         format!("container {} via {}", self.container, self.socket)
     }
 
-    async fn run(&self, spec: &RunSpec) -> Result<RunOutcome, SandboxError> {
+    async fn run(&self, spec: &RunSpec, cancel: &CancellationToken) -> Result<RunOutcome, SandboxError> {
+        tokio::select! {
+            r = self.run_exec(spec) => r,
+            // The engine keeps the exec until `timeout` inside it ends it:
+            // the Docker API has no call that kills one exec.
+            _ = cancel.cancelled() => Err(SandboxError::Cancelled),
+        }
+    }
+}
+
+impl DockerExecutor {
+    async fn run_exec(&self, spec: &RunSpec) -> Result<RunOutcome, SandboxError> {
         let started = Instant::now();
         let (status, body) =
             self.call("POST", &format!("/containers/{}/exec", self.container), Some(&exec_create_body(spec))).await?;
@@ -194,7 +206,7 @@ mod tests {
     #[tokio::test]
     async fn a_missing_docker_socket_is_a_clear_error() {
         let d = DockerExecutor { container: "vuhitra-sandbox".into(), socket: "/nonexistent/docker.sock".into() };
-        let err = d.run(&spec()).await.unwrap_err();
+        let err = d.run(&spec(), &CancellationToken::new()).await.unwrap_err();
         let text = err.to_string();
         assert!(text.contains("vuhitra-sandbox") && text.contains("/nonexistent/docker.sock"), "{text}");
         assert!(err.hint().unwrap().contains("SANDBOX_CONTAINER"));

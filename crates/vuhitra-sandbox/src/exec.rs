@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_util::sync::CancellationToken;
 
 use crate::confine::{Confinement, CONFINE_FAILED, ERROR_PREFIX, SPEC_VAR};
 
@@ -20,6 +21,9 @@ pub enum SandboxError {
     Spawn { helper: PathBuf, source: std::io::Error },
     #[error("sandbox container {container}: {message}")]
     Container { container: String, message: String },
+    /// The run was cancelled (Ctrl-C); the command and its group were killed.
+    #[error("the run was cancelled; the command and everything it started were stopped")]
+    Cancelled,
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -90,7 +94,8 @@ impl RunOutcome {
 
 #[allow(async_fn_in_trait)]
 pub trait Executor {
-    async fn run(&self, spec: &RunSpec) -> Result<RunOutcome, SandboxError>;
+    /// Runs one command; `cancel` stops it (and all it started) early.
+    async fn run(&self, spec: &RunSpec, cancel: &CancellationToken) -> Result<RunOutcome, SandboxError>;
     fn describe(&self) -> String;
 }
 
@@ -105,7 +110,7 @@ impl Executor for LocalExecutor {
         "local process (namespaces, rlimits, Landlock)".into()
     }
 
-    async fn run(&self, spec: &RunSpec) -> Result<RunOutcome, SandboxError> {
+    async fn run(&self, spec: &RunSpec, cancel: &CancellationToken) -> Result<RunOutcome, SandboxError> {
         let confinement = Confinement {
             workdir: spec.workdir.clone(),
             cpu_seconds: spec.cpu_seconds,
@@ -136,11 +141,20 @@ impl Executor for LocalExecutor {
         let pgid = child.id().map(|p| p as i32);
         let out = tokio::spawn(capture(child.stdout.take().expect("piped"), spec.output_cap));
         let err = tokio::spawn(capture(child.stderr.take().expect("piped"), spec.output_cap));
-        let (status, timed_out) = match tokio::time::timeout(spec.timeout, child.wait()).await {
-            Ok(s) => (s?, false),
-            Err(_) => {
+        let waited = tokio::select! {
+            w = tokio::time::timeout(spec.timeout, child.wait()) => Some(w),
+            _ = cancel.cancelled() => None,
+        };
+        let (status, timed_out) = match waited {
+            Some(Ok(s)) => (s?, false),
+            Some(Err(_)) => {
                 kill_group(pgid);
                 (child.wait().await?, true)
+            }
+            None => {
+                kill_group(pgid);
+                child.wait().await?;
+                return Err(SandboxError::Cancelled);
             }
         };
         // Whatever the command left running in its group goes too.

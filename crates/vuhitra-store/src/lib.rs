@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+pub mod backend;
 pub mod elastic;
 mod embedded;
 mod files;
 pub mod frames;
 mod records;
 
+pub use backend::IntelBackend;
 pub use files::WorkspaceFile;
 pub use records::*;
 
@@ -230,6 +232,10 @@ const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL,
         PRIMARY KEY (key, seq)
      );",
+    // 6: tool calls and tool results in saved sessions (the assistant's
+    // calls as JSON, the name of the tool a result belongs to).
+    "ALTER TABLE messages ADD COLUMN tool_calls TEXT;
+     ALTER TABLE messages ADD COLUMN tool_name TEXT;",
 ];
 
 pub struct Store {
@@ -259,7 +265,33 @@ pub struct SessionSummary {
 pub struct StoredMessage {
     pub role: String,
     pub content: String,
+    /// An assistant message's tool calls, as Ollama's JSON array.
+    pub tool_calls: Option<String>,
+    /// A tool message's tool.
+    pub tool_name: Option<String>,
     pub created_at: String,
+}
+
+/// A message to save.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewMessage {
+    pub role: String,
+    pub content: String,
+    pub tool_calls: Option<String>,
+    pub tool_name: Option<String>,
+}
+
+impl NewMessage {
+    pub fn text(role: &str, content: &str) -> Self {
+        NewMessage { role: role.into(), content: content.into(), ..Default::default() }
+    }
+}
+
+fn insert_message(tx: &rusqlite::Transaction, session_id: i64, m: &NewMessage) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO messages (session_id, role, content, tool_calls, tool_name) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![session_id, m.role, m.content, m.tool_calls, m.tool_name],
+    )
 }
 
 impl Store {
@@ -373,27 +405,31 @@ impl Store {
     pub fn messages(&self, session_id: i64) -> Result<Vec<StoredMessage>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT role, content, created_at FROM messages WHERE session_id = ?1 ORDER BY id")
+            .prepare(
+                "SELECT role, content, tool_calls, tool_name, created_at FROM messages WHERE session_id = ?1 ORDER BY id",
+            )
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([session_id], |r| {
-                Ok(StoredMessage { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? })
+                Ok(StoredMessage {
+                    role: r.get(0)?,
+                    content: r.get(1)?,
+                    tool_calls: r.get(2)?,
+                    tool_name: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<std::result::Result<_, _>>().map_err(|e| self.err(e))
     }
 
     /// Appends messages in one transaction: a turn is saved whole or not at all.
-    pub fn append_messages(&mut self, session_id: i64, messages: &[(&str, &str)]) -> Result<()> {
+    pub fn append_messages(&mut self, session_id: i64, messages: &[NewMessage]) -> Result<()> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        for (role, content) in messages {
-            tx.execute(
-                "INSERT INTO messages (session_id, role, content) VALUES (?1, ?2, ?3)",
-                params![session_id, role, content],
-            )
-            .map_err(err)?;
+        for m in messages {
+            insert_message(&tx, session_id, m).map_err(err)?;
         }
         tx.execute("UPDATE sessions SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1", [session_id])
             .map_err(err)?;
@@ -406,7 +442,7 @@ impl Store {
         name: &str,
         model: &str,
         system: Option<&str>,
-        messages: &[(&str, &str)],
+        messages: &[NewMessage],
     ) -> Result<()> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
@@ -420,12 +456,8 @@ impl Store {
         .map_err(err)?;
         let id: i64 = tx.query_row("SELECT id FROM sessions WHERE name = ?1", [name], |r| r.get(0)).map_err(err)?;
         tx.execute("DELETE FROM messages WHERE session_id = ?1", [id]).map_err(err)?;
-        for (role, content) in messages {
-            tx.execute(
-                "INSERT INTO messages (session_id, role, content) VALUES (?1, ?2, ?3)",
-                params![id, role, content],
-            )
-            .map_err(err)?;
+        for m in messages {
+            insert_message(&tx, id, m).map_err(err)?;
         }
         tx.commit().map_err(err)
     }
@@ -528,7 +560,7 @@ mod tests {
     fn sessions_round_trip() {
         let mut store = Store::open(&temp_db("sessions")).unwrap();
         let s = store.open_session("work", "gemma3", Some("be brief")).unwrap();
-        store.append_messages(s.id, &[("user", "hi"), ("assistant", "hello")]).unwrap();
+        store.append_messages(s.id, &[NewMessage::text("user", "hi"), NewMessage::text("assistant", "hello")]).unwrap();
         let again = store.open_session("work", "other-model", None).unwrap();
         assert_eq!(again.id, s.id);
         assert_eq!(again.model, "gemma3", "opening an existing session keeps its settings");
@@ -548,8 +580,10 @@ mod tests {
     #[test]
     fn save_replaces_a_conversation() {
         let mut store = Store::open(&temp_db("save")).unwrap();
-        store.save_session("s", "m1", None, &[("user", "a"), ("assistant", "b")]).unwrap();
-        store.save_session("s", "m2", Some("sys"), &[("user", "c")]).unwrap();
+        store
+            .save_session("s", "m1", None, &[NewMessage::text("user", "a"), NewMessage::text("assistant", "b")])
+            .unwrap();
+        store.save_session("s", "m2", Some("sys"), &[NewMessage::text("user", "c")]).unwrap();
         let s = store.session("s").unwrap().unwrap();
         assert_eq!((s.model.as_str(), s.system.as_deref()), ("m2", Some("sys")));
         assert_eq!(store.messages(s.id).unwrap().len(), 1);
@@ -566,7 +600,7 @@ mod tests {
                     let mut store = Store::open(&path).unwrap();
                     let s = store.open_session("shared", "m", None).unwrap();
                     for i in 0..25 {
-                        store.append_messages(s.id, &[("user", &format!("{w}-{i}"))]).unwrap();
+                        store.append_messages(s.id, &[NewMessage::text("user", &format!("{w}-{i}"))]).unwrap();
                     }
                 })
             })
@@ -591,7 +625,9 @@ mod tests {
                     let mut store = Store::open(&path).unwrap();
                     let s = store.open_session(&format!("w{w}"), "m", None).unwrap();
                     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                        store.append_messages(s.id, &[("user", "x"), ("assistant", "y")]).unwrap();
+                        store
+                            .append_messages(s.id, &[NewMessage::text("user", "x"), NewMessage::text("assistant", "y")])
+                            .unwrap();
                     }
                 })
             })

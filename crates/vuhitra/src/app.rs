@@ -1,10 +1,14 @@
 //! The context every command runs with: checked configuration, output mode,
-//! and constructors for the clients and stores it needs.
+//! Ctrl-C, and the one place that builds services from the configuration
+//! (each when first asked for): the store, the model client, the
+//! heuristics/cache backend, the frame cache.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use vuhitra_core::{Config, Sources};
 use vuhitra_llm::{ClientSettings, OllamaClient};
+use vuhitra_pipeline::{CancellationToken, Intel, IntelSettings, Interrupt};
 use vuhitra_store::Store;
 
 use crate::cli::{Cli, Command};
@@ -12,6 +16,7 @@ use crate::cli::{Cli, Command};
 pub struct App {
     pub config: Config,
     pub json: bool,
+    interrupt: OnceLock<Interrupt>,
 }
 
 /// Flags that override configuration keys, layered over the process's
@@ -36,7 +41,19 @@ impl App {
     pub fn load(cli: &Cli) -> anyhow::Result<App> {
         let config = Config::load(&sources(cli))?;
         init_logging(&config.log_level);
-        Ok(App { config, json: cli.json })
+        Ok(App { config, json: cli.json, interrupt: OnceLock::new() })
+    }
+
+    /// The token the current piece of work watches. The first call starts
+    /// the Ctrl-C listener on `rt`; commands that never ask keep the default
+    /// (Ctrl-C ends the process).
+    pub fn cancel_token(&self, rt: &tokio::runtime::Handle) -> CancellationToken {
+        self.interrupt.get_or_init(|| Interrupt::listen(rt)).token()
+    }
+
+    /// The heuristics and prompt-cache backend (Elasticsearch or embedded).
+    pub async fn intel(&self) -> anyhow::Result<Intel> {
+        Ok(Intel::open(&IntelSettings::from_config(&self.config), crate::output::warn).await?)
     }
 
     pub fn ollama(&self) -> OllamaClient {

@@ -7,6 +7,7 @@ use vuhitra_core::config::ConfigError;
 use vuhitra_core::context_files::ContextFileError;
 use vuhitra_core::keywords::KeywordError;
 use vuhitra_llm::OllamaError;
+use vuhitra_pipeline::PipelineError;
 use vuhitra_sandbox::{SandboxError, UploadError};
 use vuhitra_store::StoreError;
 
@@ -69,7 +70,15 @@ fn classify(err: &anyhow::Error) -> Classified {
             return c(if e.is_input() { 2 } else { 1 }, e.hint());
         }
         if let Some(e) = cause.downcast_ref::<SandboxError>() {
-            return c(1, e.hint());
+            return c(if matches!(e, SandboxError::Cancelled) { 130 } else { 1 }, e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<PipelineError>() {
+            let code = match e {
+                PipelineError::Cancelled { .. } => 130,
+                e if e.is_usage() => 2,
+                _ => 1,
+            };
+            return c(code, e.hint());
         }
         if let Some(e) = cause.downcast_ref::<Interrupted>() {
             return c(130, e.hint.clone());

@@ -5,9 +5,7 @@ mod app;
 mod cli;
 mod commands;
 mod exit;
-mod intel;
 mod output;
-mod pipeline;
 mod progress;
 mod services;
 
@@ -26,6 +24,7 @@ fn main() -> ExitCode {
     }
     let cli = cli::Cli::parse();
     let json = cli.json;
+    output::set_json(json);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => exit::report(&err, json),
@@ -50,7 +49,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     match cli.command {
         Command::Chat(args) => commands::chat::run(&app, &rt, args),
-        Command::Models(cmd) => rt.block_on(commands::models::run(&app, cmd)),
+        Command::Models(cmd) => rt.block_on(commands::models::run(&app, cmd, &app.cancel_token(rt.handle()))),
         Command::Sessions(cmd) => commands::sessions::run(&app, cmd),
         Command::Config(ConfigCommand::Validate { services: true }) => {
             commands::config::validate(&app::sources(&cli), cli.json)?;
@@ -61,7 +60,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Data(cmd) => rt.block_on(commands::data::frames_command(&app, cmd)),
         Command::Upload(args) => commands::files::upload(&app, args),
         Command::Files(cmd) => commands::files::run(&app, cmd),
-        Command::Run(args) => rt.block_on(commands::run::run(&app, args)),
+        Command::Run(args) => rt.block_on(commands::run::run(&app, args, &app.cancel_token(rt.handle()))),
         Command::Rate(args) => rt.block_on(commands::rate::run(&app, args)),
         Command::Heuristics(cmd) => rt.block_on(commands::heuristics::run(&app, cmd)),
         Command::Cache(cmd) => rt.block_on(commands::cache::run(&app, cmd)),

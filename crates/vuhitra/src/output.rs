@@ -21,6 +21,23 @@ pub fn json(value: &serde_json::Value) {
     outln(&serde_json::to_string_pretty(value).expect("JSON values serialize"));
 }
 
+/// The one warning path: on stderr, as a JSON object under `--json` (so a
+/// script reading stderr can tell it apart), else as `warning: …`.
+pub fn warn(message: &str) {
+    if JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{}", serde_json::json!({ "warning": message }));
+    } else {
+        eprintln!("warning: {message}");
+    }
+}
+
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Set once from `--json`, before any command runs.
+pub fn set_json(json: bool) {
+    JSON.store(json, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub fn stdout_is_tty() -> bool {
     std::io::stdout().is_terminal()
 }

@@ -4,6 +4,7 @@
 //! on DataFusion. A refusal or an error goes back to the model, up to
 //! MAX_ITERATIONS_PROD tries. Nothing the model writes runs any other way.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -13,12 +14,12 @@ use vuhitra_data::datafusion::arrow::array::RecordBatch;
 use vuhitra_data::datafusion::prelude::SessionContext;
 use vuhitra_data::{DataError, LoadOptions, Loaded, Profile};
 use vuhitra_llm::{ChatRequest, Message, Metrics, Options, Role};
+use vuhitra_pipeline::{iterate, CancellationToken, Pipeline, PreparedPrompt, Step, Stop};
 
 use super::data::{load_source, render, resolve, source_table_name};
 use crate::app::App;
 use crate::exit::Interrupted;
 use crate::output::{self, outln};
-use crate::pipeline::{Pipeline, PreparedPrompt};
 
 /// One attempt: the SQL the model wrote, and why it did not work (when it
 /// did not).
@@ -56,23 +57,16 @@ impl DataAnswer {
     }
 }
 
-fn add(total: &mut Metrics, m: &Metrics) {
-    total.total_duration += m.total_duration;
-    total.load_duration += m.load_duration;
-    total.prompt_eval_count += m.prompt_eval_count;
-    total.prompt_eval_duration += m.prompt_eval_duration;
-    total.eval_count += m.eval_count;
-    total.eval_duration += m.eval_duration;
-}
-
 /// Asks the model about the registered `tables` until its SQL runs or the
-/// tries run out. Errors only when the model cannot be reached.
+/// tries (MAX_ITERATIONS_PROD) run out, on the pipeline's one iteration
+/// loop. Errors only when the model cannot be reached or `cancel` fires.
 pub async fn ask(
     app: &App,
     ctx: &SessionContext,
     tables: &[(Loaded, Profile)],
     question: &str,
     model: Option<&str>,
+    cancel: &CancellationToken,
 ) -> anyhow::Result<DataAnswer> {
     let started = Instant::now();
     let mut briefs = Vec::new();
@@ -86,63 +80,89 @@ pub async fn ask(
             .map_err(|e| DataError::Query(e.to_string()))?;
         briefs.push(TableBrief { name: &loaded.table, profile, sample_csv: render(&sample, "csv")? });
     }
-    let mut messages = vec![
-        Message::new(Role::System, vuhitra_data::ask::SYSTEM),
-        Message::new(Role::User, vuhitra_data::ask::prompt(&briefs, question)),
-    ];
     let model = model
         .map(str::to_string)
         .or_else(|| app.config.intent_models.get("data_analysis").cloned())
         .unwrap_or_else(|| app.config.model.clone());
     let client = app.ollama();
-    let mut answer = DataAnswer {
-        model,
-        tables: tables.iter().map(|(l, _)| l.table.clone()).collect(),
-        answered: None,
+    let state = RefCell::new(Tries {
+        messages: vec![
+            Message::new(Role::System, vuhitra_data::ask::SYSTEM),
+            Message::new(Role::User, vuhitra_data::ask::prompt(&briefs, question)),
+        ],
         attempts: Vec::new(),
         metrics: Metrics::default(),
-        elapsed_ms: 0.0,
-        record_id: None,
+    });
+    let options = Options { temperature: Some(0.0), ..Default::default() };
+    let looped = iterate(app.config.max_iterations_prod, cancel, |_| {
+        let (state, client, model, options) = (&state, &client, &model, &options);
+        async move {
+            let req = ChatRequest::new(model.clone(), state.borrow().messages.clone(), options.clone());
+            let completion = client.chat(req, |_| {}).await?;
+            sql_step(ctx, &mut state.borrow_mut(), completion).await
+        }
+    })
+    .await;
+    let tries = state.into_inner();
+    let answered = match looped.stop {
+        Stop::Done(a) => Some(a),
+        Stop::Limit => None,
+        Stop::Cancelled => return Err(Interrupted { what: "the question was cancelled".into(), hint: None }.into()),
+        Stop::Error(e) => return Err(e),
     };
-    for _ in 0..app.config.max_iterations_prod {
-        let req = ChatRequest {
-            model: answer.model.clone(),
-            messages: messages.clone(),
-            stream: true,
-            options: Options { temperature: Some(0.0), ..Default::default() },
-        };
-        let completion = client.chat(req, |_| {}).await?;
-        add(&mut answer.metrics, &completion.metrics);
-        messages.push(Message::new(Role::Assistant, completion.content.clone()));
-        let Some((sql, explanation)) = vuhitra_data::ask::extract_sql(&completion.content) else {
-            answer.attempts.push(Attempt { sql: None, error: Some("the answer had no SQL".into()) });
-            messages.push(Message::new(Role::User, "That had no SQL. Answer with one SELECT in a ```sql block."));
-            continue;
-        };
-        let outcome = match vuhitra_data::guard::read_only_select(&sql) {
-            Err(refused) => Err(format!("refused: {refused}")),
-            Ok(()) => match ctx.sql(&sql).await {
-                Err(e) => Err(e.to_string()),
-                Ok(df) => df.collect().await.map_err(|e| e.to_string()),
-            },
-        };
-        match outcome {
-            Ok(rows) => {
-                answer.attempts.push(Attempt { sql: Some(sql.clone()), error: None });
-                answer.answered = Some(Answered { sql, rows, explanation });
-                break;
-            }
-            Err(error) => {
-                messages.push(Message::new(
-                    Role::User,
-                    format!("That query failed: {error}\nWrite a corrected SELECT in a ```sql block."),
-                ));
-                answer.attempts.push(Attempt { sql: Some(sql), error: Some(error) });
-            }
+    Ok(DataAnswer {
+        model,
+        tables: tables.iter().map(|(l, _)| l.table.clone()).collect(),
+        answered,
+        attempts: tries.attempts,
+        metrics: tries.metrics,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        record_id: None,
+    })
+}
+
+/// The conversation with the model so far, and what each try did.
+struct Tries {
+    messages: Vec<Message>,
+    attempts: Vec<Attempt>,
+    metrics: Metrics,
+}
+
+/// One try: take the SQL out of the model's answer, check it, run it; a
+/// refusal or an error goes back to the model for the next try.
+async fn sql_step(
+    ctx: &SessionContext,
+    tries: &mut Tries,
+    completion: vuhitra_llm::Completion,
+) -> anyhow::Result<Step<Answered>> {
+    tries.metrics.add(&completion.metrics);
+    tries.messages.push(Message::new(Role::Assistant, completion.content.clone()));
+    let Some((sql, explanation)) = vuhitra_data::ask::extract_sql(&completion.content) else {
+        tries.attempts.push(Attempt { sql: None, error: Some("the answer had no SQL".into()) });
+        tries.messages.push(Message::new(Role::User, "That had no SQL. Answer with one SELECT in a ```sql block."));
+        return Ok(Step::Again);
+    };
+    let outcome = match vuhitra_data::guard::read_only_select(&sql) {
+        Err(refused) => Err(format!("refused: {refused}")),
+        Ok(()) => match ctx.sql(&sql).await {
+            Err(e) => Err(e.to_string()),
+            Ok(df) => df.collect().await.map_err(|e| e.to_string()),
+        },
+    };
+    match outcome {
+        Ok(rows) => {
+            tries.attempts.push(Attempt { sql: Some(sql.clone()), error: None });
+            Ok(Step::Done(Answered { sql, rows, explanation }))
+        }
+        Err(error) => {
+            tries.messages.push(Message::new(
+                Role::User,
+                format!("That query failed: {error}\nWrite a corrected SELECT in a ```sql block."),
+            ));
+            tries.attempts.push(Attempt { sql: Some(sql), error: Some(error) });
+            Ok(Step::Again)
         }
     }
-    answer.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    Ok(answer)
 }
 
 /// Loads `files` (paths or workspace file names) as tables named after
@@ -152,6 +172,7 @@ pub async fn ask_about_files(
     files: &[PathBuf],
     question: &str,
     model: Option<&str>,
+    cancel: &CancellationToken,
 ) -> anyhow::Result<DataAnswer> {
     let ctx = SessionContext::new();
     let opts = LoadOptions { scratch: Some(app.config.data_dir.clone()), ..Default::default() };
@@ -168,13 +189,14 @@ pub async fn ask_about_files(
         }
         tables.push(load_source(app, &ctx, &path, &name, &opts, None).await?);
     }
-    ask(app, &ctx, &tables, question, model).await
+    ask(app, &ctx, &tables, question, model, cancel).await
 }
 
-/// Records the question in the heuristics, as every interaction is.
-pub async fn record_with(pipeline: &mut Pipeline, app: &App, prompt: &PreparedPrompt, answer: &mut DataAnswer) {
-    if let Err(e) = pipeline.ensure_intel(app, prompt).await {
-        eprintln!("warning: the question was not recorded: {e:#}");
+/// Records the question in the heuristics, as every interaction is; a
+/// record that could not be kept is reported (a warning), not dropped.
+pub async fn record_with(pipeline: &mut Pipeline, prompt: &PreparedPrompt, answer: &mut DataAnswer) {
+    if let Err(e) = pipeline.ensure_intel(prompt).await {
+        output::warn(&format!("the question was not recorded: {e}"));
         return;
     }
     answer.record_id =
@@ -183,16 +205,13 @@ pub async fn record_with(pipeline: &mut Pipeline, app: &App, prompt: &PreparedPr
 
 /// `analyze --ask`: records the question as a prompt of its own.
 pub async fn record(app: &App, question: &str, answer: &mut DataAnswer) {
-    let mut pipeline = Pipeline::new(&app.config);
-    // The question passed the command line as is: no keywords, no files.
-    if let Ok(prompt) = pipeline.prepare(question, Vec::new(), &[], 0) {
-        record_with(&mut pipeline, app, &prompt, answer).await;
-    }
+    let mut pipeline = Pipeline::new(&app.config, output::warn);
+    let prompt = pipeline.prepare_plain(question);
+    record_with(&mut pipeline, &prompt, answer).await;
 }
 
 /// `@analyze` in chat and the REPL: loads the files, asks, records the
 /// question (its id goes to `last_record`, for /rate) and shows the answer.
-/// Ctrl-C cancels.
 pub async fn answer_in_chat(
     app: &App,
     pipeline: &mut Pipeline,
@@ -200,14 +219,15 @@ pub async fn answer_in_chat(
     files: &[PathBuf],
     model: Option<&str>,
     last_record: &mut Option<String>,
+    cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let mut answer = tokio::select! {
-        a = ask_about_files(app, files, &prompt.question, model) => a?,
-        _ = tokio::signal::ctrl_c() => {
+        a = ask_about_files(app, files, &prompt.question, model, cancel) => a?,
+        _ = cancel.cancelled() => {
             return Err(Interrupted { what: "the question was cancelled".into(), hint: None }.into())
         }
     };
-    record_with(pipeline, app, prompt, &mut answer).await;
+    record_with(pipeline, prompt, &mut answer).await;
     if answer.record_id.is_some() {
         last_record.clone_from(&answer.record_id);
     }

@@ -9,20 +9,19 @@ use vuhitra_store::{format_ms, now_ms, HeuristicsStore, PromptCache, RecordFilte
 
 use crate::app::App;
 use crate::cli::CacheCommand;
-use crate::intel::{on_backend, Intel};
 use crate::output::{self, outln, table};
 
 pub async fn run(app: &App, cmd: CacheCommand) -> anyhow::Result<()> {
     if let CacheCommand::Eval { pairs, threshold } = cmd {
         return eval(app, &pairs, threshold.unwrap_or(app.config.prompt_cache_threshold)).await;
     }
-    let intel = Intel::open(app).await?;
+    let intel = app.intel().await?;
     let now = now_ms();
     // Expired entries go on every cache command, as the TTL promises.
-    let expired = on_backend!(intel, b => b.expire(now).await)?;
+    let expired = intel.backend.expire(now).await?;
     match cmd {
         CacheCommand::Status => {
-            let s = on_backend!(intel, b => b.summary(now).await)?;
+            let s = intel.backend.summary(now).await?;
             let c = &app.config;
             if app.json {
                 output::json(&serde_json::json!({
@@ -50,7 +49,7 @@ pub async fn run(app: &App, cmd: CacheCommand) -> anyhow::Result<()> {
             }
         }
         CacheCommand::List { limit } => {
-            let entries = on_backend!(intel, b => b.entries(Some(limit)).await)?;
+            let entries = intel.backend.entries(Some(limit)).await?;
             if app.json {
                 let v: Vec<_> = entries
                     .iter()
@@ -84,10 +83,9 @@ pub async fn run(app: &App, cmd: CacheCommand) -> anyhow::Result<()> {
             }
         }
         CacheCommand::Stats => {
-            let s = on_backend!(intel, b => b.summary(now).await)?;
+            let s = intel.backend.summary(now).await?;
             // Lookups are heuristics records with a cache outcome.
-            let records =
-                on_backend!(intel, b => b.records(&RecordFilter { limit: Some(10_000), ..Default::default() }).await)?;
+            let records = intel.backend.records(&RecordFilter { limit: Some(10_000), ..Default::default() }).await?;
             let latencies = |outcome: &str| -> Vec<f64> {
                 records.iter().filter(|r| r.cache.as_deref() == Some(outcome)).map(|r| r.total_ms).collect()
             };
@@ -119,7 +117,7 @@ pub async fn run(app: &App, cmd: CacheCommand) -> anyhow::Result<()> {
         }
         CacheCommand::Clear { yes } => {
             output::confirm(yes, "delete every prompt cache entry")?;
-            let n = on_backend!(intel, b => b.clear_entries().await)?;
+            let n = intel.backend.clear_entries().await?;
             if app.json {
                 output::json(&serde_json::json!({"deleted": n + expired}));
             } else {
@@ -127,7 +125,7 @@ pub async fn run(app: &App, cmd: CacheCommand) -> anyhow::Result<()> {
             }
         }
         CacheCommand::Rm { id } => {
-            on_backend!(intel, b => b.remove_entry(&id).await)?;
+            intel.backend.remove_entry(&id).await?;
             if app.json {
                 output::json(&serde_json::json!({"id": id, "deleted": true}));
             } else {
@@ -199,7 +197,7 @@ async fn eval(app: &App, path: &Path, threshold: f64) -> anyhow::Result<()> {
                     }
                 }
                 Err(e) => {
-                    eprintln!("warning: embedding with {model} failed ({e}); evaluating with words only");
+                    crate::output::warn(&format!("embedding with {model} failed ({e}); evaluating with words only"));
                     ok = false;
                     vectors.iter_mut().for_each(|v| *v = None);
                     break;

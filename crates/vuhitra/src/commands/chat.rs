@@ -1,15 +1,17 @@
 //! `vuhitra chat`: one-shot when given a prompt (or piped input), the REPL
-//! when run on a terminal without one.
+//! when run on a terminal without one. Both hand each prompt to
+//! [`dispatch`], which does what the prepared prompt asks for.
 
 use std::io::IsTerminal;
 
 use vuhitra_core::context_files::read_context_stream;
-use vuhitra_llm::Options;
+use vuhitra_llm::{OllamaClient, Options};
+use vuhitra_pipeline::{Action, CancellationToken, Conversation, Pipeline, PreparedPrompt, TurnOutcome};
+use vuhitra_store::Store;
 
 use crate::app::App;
 use crate::cli::ChatArgs;
 use crate::output::{self, out, outln};
-use crate::pipeline::{self, Conversation, Pipeline};
 
 pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::Result<()> {
     let stdin_is_tty = std::io::stdin().is_terminal();
@@ -36,39 +38,86 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
         return super::repl::run(app, rt, &args, options);
     }
 
-    let mut pipeline = Pipeline::new(&app.config);
+    let mut pipeline = Pipeline::new(&app.config, output::warn);
     let prepared = pipeline.prepare(&prompt, attached, &args.files, app.config.max_context_file_size)?;
-    if super::files::upload_for_prompt(app, &prepared)? {
-        return Ok(());
-    }
-    if let Some(files) = &prepared.data_files {
-        let model = args.model.as_deref();
-        return rt.block_on(super::ask::answer_in_chat(app, &mut pipeline, &prepared, files, model, &mut None));
-    }
-    rt.block_on(pipeline.ensure_intel(app, &prepared))?;
     let mut store = app.store()?;
     let mut convo = open_conversation(app, &store, &args, options)?;
-    let client = app.ollama();
-    let stream_to_stdout = !app.json;
-    let outcome = rt.block_on(convo.turn(&client, &mut store, &pipeline, &prepared, |t| {
-        if stream_to_stdout {
-            out(t);
+    // The model the user named wins over MODEL_DATA for a data question.
+    let named = args.model.clone();
+    let mut chat = Chat { app, client: app.ollama(), store: &mut store, pipeline: &mut pipeline, convo: &mut convo };
+    let cancel = app.cancel_token(rt.handle());
+    match rt.block_on(chat.dispatch(&prepared, named.as_deref(), &cancel, !app.json))? {
+        Dispatched::Uploaded | Dispatched::Asked => Ok(()),
+        Dispatched::Answered(outcome) => {
+            if app.json {
+                output::json(&completion_json(&outcome, convo.session.as_ref().map(|(_, n)| n.as_str()), &prepared));
+            } else {
+                if !outcome.completion.content.ends_with('\n') {
+                    outln("");
+                }
+                report_turn(&outcome, output::stdout_is_tty());
+            }
+            Ok(())
         }
-    }))?;
-    if app.json {
-        output::json(&pipeline::completion_json(&outcome, convo.session.as_ref().map(|(_, n)| n.as_str()), &prepared));
-    } else {
-        if !outcome.completion.content.ends_with('\n') {
-            outln("");
-        }
-        report_turn(&outcome, output::stdout_is_tty());
     }
-    Ok(())
+}
+
+/// What a chat prompt needs, in one-shot mode and in the REPL alike.
+pub struct Chat<'a> {
+    pub app: &'a App,
+    pub client: OllamaClient,
+    pub store: &'a mut Store,
+    pub pipeline: &'a mut Pipeline,
+    pub convo: &'a mut Conversation,
+}
+
+/// What [`Chat::dispatch`] did.
+pub enum Dispatched {
+    /// `@upload` alone: the files were copied (and listed).
+    Uploaded,
+    /// `@analyze`: the question was answered (and shown) with checked SQL.
+    Asked,
+    /// A chat turn; the answer was streamed when asked to.
+    Answered(TurnOutcome),
+}
+
+impl Chat<'_> {
+    /// Does what the prepared prompt asks for: uploads first, then a data
+    /// question or a chat turn. `data_model` is the model a data question
+    /// uses instead of MODEL_DATA.
+    pub async fn dispatch(
+        &mut self,
+        prompt: &PreparedPrompt,
+        data_model: Option<&str>,
+        cancel: &CancellationToken,
+        stream: bool,
+    ) -> anyhow::Result<Dispatched> {
+        let app = self.app;
+        super::files::upload_for_prompt(app, prompt)?;
+        match &prompt.action {
+            Action::UploadOnly => Ok(Dispatched::Uploaded),
+            Action::DataQuestion(files) => {
+                let last = &mut self.convo.last_record;
+                super::ask::answer_in_chat(app, self.pipeline, prompt, files, data_model, last, cancel).await?;
+                Ok(Dispatched::Asked)
+            }
+            Action::Answer => {
+                self.pipeline.ensure_intel(prompt).await?;
+                let on_token = |t: &str| {
+                    if stream {
+                        out(t)
+                    }
+                };
+                let turn = self.convo.turn(&self.client, self.store, self.pipeline, prompt, cancel, on_token);
+                Ok(Dispatched::Answered(turn.await?))
+            }
+        }
+    }
 }
 
 /// Notes after an answer, on stderr: always when the answer was cached or
 /// used corrections (so a script's log shows it), the timing line on a terminal.
-pub fn report_turn(outcome: &pipeline::TurnOutcome, interactive: bool) {
+pub fn report_turn(outcome: &TurnOutcome, interactive: bool) {
     if let Some(model) = &outcome.routed {
         if interactive {
             eprintln!("{}", output::dim(&format!("routed to {model} by the prompt's intent")));
@@ -78,7 +127,7 @@ pub fn report_turn(outcome: &pipeline::TurnOutcome, interactive: bool) {
         eprintln!("{}", output::dim(&format!("note: the model was given the correction from record {id}")));
     }
     if outcome.cached.is_some() || (interactive && output::stderr_is_tty()) {
-        eprintln!("{}", output::dim(&pipeline::stats_line(outcome)));
+        eprintln!("{}", output::dim(&stats_line(outcome)));
     }
 }
 
@@ -114,4 +163,71 @@ pub fn open_conversation(
     }
     convo.routes = routes;
     Ok(convo)
+}
+
+/// A one-line summary of a turn, for people.
+pub fn stats_line(t: &TurnOutcome) -> String {
+    let c = &t.completion;
+    if let Some(hit) = &t.cached {
+        let how =
+            if hit.exact { "same prompt".to_string() } else { format!("similarity {:.2}", hit.similarity.combined) };
+        return format!(
+            "cached answer from {} ({how}, entry {}) · {}{}",
+            c.model,
+            hit.entry_id,
+            vuhitra_store::format_ms(hit.created_at),
+            t.record_id.as_ref().map(|id| format!(" · rate it: vuhitra rate {id} 0-5")).unwrap_or_default()
+        );
+    }
+    let m = &c.metrics;
+    let rate = m.eval_rate().map(|r| format!(" · {r:.1} tok/s")).unwrap_or_default();
+    format!(
+        "{} · {} prompt + {} answer tokens{} · {:.2} s{}",
+        c.model,
+        m.prompt_eval_count,
+        m.eval_count,
+        rate,
+        m.total_duration as f64 / 1e9,
+        t.record_id.as_ref().map(|id| format!(" · id {id}")).unwrap_or_default()
+    )
+}
+
+pub fn completion_json(t: &TurnOutcome, session: Option<&str>, prompt: &PreparedPrompt) -> serde_json::Value {
+    let c = &t.completion;
+    let m = &c.metrics;
+    let a = &prompt.analysis;
+    serde_json::json!({
+        "id": t.record_id,
+        "analysis": {
+            "intent": a.intent.kind.as_str(),
+            "intent_confidence": a.intent.confidence,
+            "sentiment": a.sentiment.compound,
+            "signature": prompt.signature,
+        },
+        "answer": c.content,
+        "model": c.model,
+        "routed": t.routed.is_some(),
+        "cached": t.cached.is_some(),
+        "cache": t.cached.as_ref().map(|h| serde_json::json!({
+            "entry": h.entry_id,
+            "exact": h.exact,
+            "similarity": h.similarity,
+            "cached_prompt": h.prompt,
+            "created_at": vuhitra_store::format_ms(h.created_at),
+        })),
+        "corrections_applied": t.corrections,
+        "session": session,
+        "context_files": prompt.context_labels,
+        "done_reason": c.done_reason,
+        "num_ctx": c.num_ctx,
+        "prompt_tokens": m.prompt_eval_count,
+        "completion_tokens": m.eval_count,
+        "tokens_per_second": m.eval_rate(),
+        "timings_ms": {
+            "total": output::millis(m.total_duration),
+            "load": output::millis(m.load_duration),
+            "prompt_eval": output::millis(m.prompt_eval_duration),
+            "eval": output::millis(m.eval_duration),
+        },
+    })
 }

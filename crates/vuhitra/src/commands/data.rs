@@ -190,7 +190,8 @@ pub async fn analyze(app: &App, args: AnalyzeArgs) -> anyhow::Result<()> {
     }
     if let Some(question) = &args.ask {
         let tables = [(loaded, profile)];
-        let mut answer = super::ask::ask(app, &ctx, &tables, question, args.model.as_deref()).await?;
+        let cancel = app.cancel_token(&tokio::runtime::Handle::current());
+        let mut answer = super::ask::ask(app, &ctx, &tables, question, args.model.as_deref(), &cancel).await?;
         super::ask::record(app, question, &mut answer).await;
         return super::ask::print(app, question, &answer);
     }

@@ -46,11 +46,11 @@ pub fn upload_files(
 /// `@upload` in a prompt: copies its files into the workspace before
 /// anything else happens. Returns true when that was all the prompt asked
 /// (no question): the uploads are then the command's output.
-pub fn upload_for_prompt(app: &App, prompt: &crate::pipeline::PreparedPrompt) -> anyhow::Result<bool> {
+pub fn upload_for_prompt(app: &App, prompt: &vuhitra_pipeline::PreparedPrompt) -> anyhow::Result<bool> {
     if prompt.uploads.is_empty() {
         return Ok(false);
     }
-    let only = prompt.upload_only();
+    let only = prompt.action == vuhitra_pipeline::Action::UploadOnly;
     let done = upload_files(app, &prompt.uploads, None, None, |line| {
         // With a question, stdout is the answer's.
         if only {
@@ -137,6 +137,6 @@ pub fn remove_expired(app: &App) {
     match result {
         Ok(removed) if !removed.is_empty() => tracing::info!("removed expired workspace files: {}", removed.join(", ")),
         Ok(_) => {}
-        Err(e) => eprintln!("warning: could not remove expired workspace files: {e}"),
+        Err(e) => crate::output::warn(&format!("could not remove expired workspace files: {e}")),
     }
 }

@@ -4,15 +4,14 @@ use vuhitra_store::{format_ms, GroupBy, GroupStats, HeuristicRecord, HeuristicsS
 
 use crate::app::App;
 use crate::cli::{HeuristicsCommand, StatsBy};
-use crate::intel::{on_backend, Intel};
 use crate::output::{self, outln, table};
 
 pub async fn run(app: &App, cmd: HeuristicsCommand) -> anyhow::Result<()> {
-    let intel = Intel::open(app).await?;
+    let intel = app.intel().await?;
     match cmd {
         HeuristicsCommand::List { limit, intent, model } => {
             let filter = RecordFilter { limit: Some(limit), intent, model };
-            let records = on_backend!(intel, b => b.records(&filter).await)?;
+            let records = intel.backend.records(&filter).await?;
             if app.json {
                 output::json(&serde_json::to_value(&records)?);
             } else if records.is_empty() {
@@ -26,7 +25,7 @@ pub async fn run(app: &App, cmd: HeuristicsCommand) -> anyhow::Result<()> {
             }
         }
         HeuristicsCommand::Show { id } => {
-            let r = on_backend!(intel, b => b.record_by_id(&id).await)?;
+            let r = intel.backend.record_by_id(&id).await?;
             if app.json {
                 output::json(&serde_json::to_value(&r)?);
             } else {
@@ -37,10 +36,10 @@ pub async fn run(app: &App, cmd: HeuristicsCommand) -> anyhow::Result<()> {
             let mut by_intent = vec![];
             let mut by_model = vec![];
             if matches!(by, StatsBy::Intent | StatsBy::Both) {
-                by_intent = on_backend!(intel, b => b.stats(GroupBy::Intent).await)?;
+                by_intent = intel.backend.stats(GroupBy::Intent).await?;
             }
             if matches!(by, StatsBy::Model | StatsBy::Both) {
-                by_model = on_backend!(intel, b => b.stats(GroupBy::Model).await)?;
+                by_model = intel.backend.stats(GroupBy::Model).await?;
             }
             let worst = most_failing(&by_intent);
             if app.json {
@@ -75,7 +74,7 @@ pub async fn run(app: &App, cmd: HeuristicsCommand) -> anyhow::Result<()> {
             }
         }
         HeuristicsCommand::Export { output: path } => {
-            let records = on_backend!(intel, b => b.records(&RecordFilter::default()).await)?;
+            let records = intel.backend.records(&RecordFilter::default()).await?;
             let mut text = String::new();
             for r in records.iter().rev() {
                 text.push_str(&serde_json::to_string(r)?);
@@ -91,7 +90,7 @@ pub async fn run(app: &App, cmd: HeuristicsCommand) -> anyhow::Result<()> {
         }
         HeuristicsCommand::Clear { yes } => {
             output::confirm(yes, "delete every heuristics record")?;
-            let n = on_backend!(intel, b => b.clear_records().await)?;
+            let n = intel.backend.clear_records().await?;
             if app.json {
                 output::json(&serde_json::json!({"deleted": n}));
             } else {

@@ -32,19 +32,7 @@ pub fn run(app: &App) -> anyhow::Result<()> {
                 .map_or(format!("local, workspace {}", c.workspace.display()), |n| format!("container {n}")),
         ),
     ];
-    let features = [
-        "chat",
-        "sessions",
-        "models",
-        "config",
-        "doctor",
-        "nlp",
-        "heuristics",
-        "prompt cache",
-        "routing",
-        "uploads",
-        "sandbox run",
-    ];
+    let features: Vec<&str> = FEATURES.iter().map(|(name, _)| *name).collect();
     let settings = vec![
         ("model", c.model.clone()),
         ("data dir", c.data_dir.display().to_string()),
@@ -80,10 +68,56 @@ pub fn run(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What this build does, each with the command that does it (a test keeps
+/// the two lists in step, so a new command cannot be left out).
+const FEATURES: &[(&str, &str)] = &[
+    ("chat", "chat"),
+    ("sessions", "sessions"),
+    ("models", "models"),
+    ("config", "config"),
+    ("doctor", "doctor"),
+    ("nlp", "nlp"),
+    ("heuristics", "heuristics"),
+    ("ratings and corrections", "rate"),
+    ("prompt cache", "cache"),
+    ("routing", "chat"),
+    ("uploads", "upload"),
+    ("workspace files", "files"),
+    ("sandbox run", "run"),
+    ("analyze", "analyze"),
+    ("reports", "analyze"),
+    ("data questions", "analyze"),
+    ("sql", "sql"),
+    ("frame cache", "data"),
+];
+
 fn on_off(b: bool) -> &'static str {
     if b {
         "on"
     } else {
         "off"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::FEATURES;
+
+    #[test]
+    fn the_feature_list_matches_the_commands() {
+        let cli = crate::cli::Cli::command();
+        let commands: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        for (feature, command) in FEATURES {
+            assert!(commands.contains(command), "feature {feature:?} names no command {command:?}");
+        }
+        // Every command that does a job is listed; these only describe or help.
+        for command in commands.iter().filter(|c| !["info", "completions", "help"].contains(c)) {
+            assert!(
+                FEATURES.iter().any(|(_, c)| c == command),
+                "command {command:?} is missing from `info`'s features"
+            );
+        }
     }
 }

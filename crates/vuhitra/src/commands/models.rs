@@ -8,7 +8,7 @@ use crate::exit::Interrupted;
 use crate::output::{self, human_bytes, outln, table};
 use crate::progress::Progress;
 
-pub async fn run(app: &App, cmd: ModelsCommand) -> anyhow::Result<()> {
+pub async fn run(app: &App, cmd: ModelsCommand, cancel: &vuhitra_pipeline::CancellationToken) -> anyhow::Result<()> {
     let client = app.ollama();
     match cmd {
         ModelsCommand::List => {
@@ -40,7 +40,7 @@ pub async fn run(app: &App, cmd: ModelsCommand) -> anyhow::Result<()> {
             let pull = client.pull(&name, insecure, |p: &PullProgress| show_pull_progress(&mut progress, p));
             let result = tokio::select! {
                 r = pull => r,
-                _ = tokio::signal::ctrl_c() => {
+                _ = cancel.cancelled() => {
                     progress.finish();
                     return Err(Interrupted {
                         what: format!("pull of {name} stopped"),

@@ -6,7 +6,7 @@ use vuhitra_core::context_files::read_context_stream;
 
 use crate::app::App;
 use crate::output::{self, outln, table};
-use crate::pipeline::Pipeline;
+use vuhitra_pipeline::Pipeline;
 
 pub fn run(app: &App, words: &[String]) -> anyhow::Result<()> {
     let mut text = words.join(" ");
@@ -19,7 +19,7 @@ pub fn run(app: &App, words: &[String]) -> anyhow::Result<()> {
             Some("pass the text: vuhitra nlp \"How do I sort a list?\""),
         ));
     }
-    let nlp = Pipeline::new(&app.config);
+    let nlp = Pipeline::new(&app.config, output::warn);
     let analysis = nlp.analyzer.analyze(&text);
     let signature = analysis.signature.get(nlp.mode);
     if app.json {

@@ -4,9 +4,9 @@ use vuhitra_store::{now_ms, HeuristicsStore, RecordFilter};
 
 use crate::app::App;
 use crate::cli::RateArgs;
-use crate::intel::{on_backend, Intel};
 use crate::output::{self, outln};
-use crate::pipeline::Pipeline;
+use vuhitra_pipeline::Intel;
+use vuhitra_pipeline::Pipeline;
 
 pub fn parse_rating(s: &str) -> anyhow::Result<u8> {
     match s.trim().parse::<u8>() {
@@ -24,7 +24,7 @@ pub async fn apply(pipeline: &Pipeline, id: &str, rating: u8, correction: Option
 }
 
 async fn rate(intel: &Intel, id: &str, rating: u8, correction: Option<&str>) -> anyhow::Result<()> {
-    on_backend!(intel, b => b.rate(id, rating, correction, now_ms()).await)?;
+    intel.backend.rate(id, rating, correction, now_ms()).await?;
     Ok(())
 }
 
@@ -36,11 +36,14 @@ pub async fn run(app: &App, args: RateArgs) -> anyhow::Result<()> {
     };
     let rating = parse_rating(rating)?;
     let correction = args.correction.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    let intel = Intel::open(app).await?;
+    let intel = app.intel().await?;
     let id = match id {
-        Some(id) => on_backend!(intel, b => b.record_by_id(&id).await)?.id,
+        Some(id) => intel.backend.record_by_id(&id).await?.id,
         None => {
-            on_backend!(intel, b => b.records(&RecordFilter { limit: Some(1), ..Default::default() }).await)?
+            intel
+                .backend
+                .records(&RecordFilter { limit: Some(1), ..Default::default() })
+                .await?
                 .into_iter()
                 .next()
                 .ok_or_else(|| {

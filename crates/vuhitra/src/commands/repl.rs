@@ -10,11 +10,13 @@ use reedline::{
 use vuhitra_core::context_files::{read_context_file, ContextFile};
 use vuhitra_llm::Options;
 
+use vuhitra_pipeline::{Action, Conversation, Pipeline};
+
+use super::chat::{Chat, Dispatched};
 use crate::app::App;
 use crate::cli::ChatArgs;
 use crate::exit::Interrupted;
-use crate::output::{self, out, outln};
-use crate::pipeline::{Conversation, Pipeline};
+use crate::output::{self, outln};
 
 const HELP: &str = "\
 Commands:
@@ -37,12 +39,11 @@ Ctrl-C cancels an answer in progress.";
 pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Options) -> anyhow::Result<()> {
     let mut store = app.store()?;
     let mut convo = super::chat::open_conversation(app, &store, args, options)?;
-    let client = app.ollama();
     let history_path = app.config.data_dir.join("history.txt");
     let history = FileBackedHistory::with_file(10_000, history_path.clone())
         .map_err(|e| anyhow::anyhow!("cannot open REPL history {}: {e}", history_path.display()))?;
     let mut editor = Reedline::create().with_history(Box::new(history)).with_validator(Box::new(MultiLine));
-    let mut pipeline = Pipeline::new(&app.config);
+    let mut pipeline = Pipeline::new(&app.config, output::warn);
     let mut pending: Vec<ContextFile> = Vec::new();
     // Context files given on the command line go with the first message.
     for path in &args.files {
@@ -67,6 +68,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             continue;
         }
         if let Some(cmd) = input.trim_start().strip_prefix('/') {
+            let client = app.ollama();
             match slash(cmd, app, rt, &client, &mut store, &pipeline, &mut convo, &mut pending) {
                 Ok(Flow::Exit) => break,
                 Ok(Flow::Continue) => {}
@@ -79,55 +81,29 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             Ok(p) => p,
             Err(e) => {
                 pending = attached;
-                print_error(&e);
+                print_error(&e.into());
                 continue;
             }
         };
-        match super::files::upload_for_prompt(app, &prepared) {
-            Ok(false) => {}
-            Ok(true) => {
-                // Text attachments wait for the next chat message.
-                pending = attached;
-                continue;
-            }
-            Err(e) => {
-                pending = attached;
-                print_error(&e);
-                continue;
-            }
-        }
-        if let Some(files) = &prepared.data_files {
-            // Text attachments wait for the next chat message.
-            pending = attached;
-            // A model picked with /model wins over MODEL_DATA.
-            let model = convo.routes.is_empty().then_some(convo.model.clone());
-            let asked = super::ask::answer_in_chat(
-                app,
-                &mut pipeline,
-                &prepared,
-                files,
-                model.as_deref(),
-                &mut convo.last_record,
-            );
-            if let Err(e) = rt.block_on(asked) {
-                print_error(&e);
-            }
-            continue;
-        }
-        if let Err(e) = rt.block_on(pipeline.ensure_intel(app, &prepared)) {
-            pending = attached;
-            print_error(&e);
-            continue;
-        }
-        match rt.block_on(convo.turn(&client, &mut store, &pipeline, &prepared, out)) {
-            Ok(t) => {
+        // A model picked with /model wins over MODEL_DATA.
+        let data_model = convo.routes.is_empty().then_some(convo.model.clone());
+        // Each prompt gets a live token: a Ctrl-C stops this one, not the REPL.
+        let cancel = app.cancel_token(rt.handle());
+        let mut chat =
+            Chat { app, client: app.ollama(), store: &mut store, pipeline: &mut pipeline, convo: &mut convo };
+        match rt.block_on(chat.dispatch(&prepared, data_model.as_deref(), &cancel, true)) {
+            Ok(Dispatched::Answered(t)) => {
                 if !t.completion.content.ends_with('\n') {
                     outln("");
                 }
                 super::chat::report_turn(&t, true);
             }
+            // Text attachments wait for the next chat message.
+            Ok(Dispatched::Uploaded | Dispatched::Asked) => pending = attached,
             Err(e) => {
-                outln("");
+                if matches!(prepared.action, Action::Answer) {
+                    outln("");
+                }
                 // Keep the attachments for a retry unless the answer was delivered.
                 pending = attached;
                 print_error(&e);
@@ -206,7 +182,7 @@ fn slash(
         }
         "save" if arg.is_empty() => return Err(crate::exit::usage("/save needs a name", None)),
         "save" => {
-            let msgs: Vec<(&str, &str)> = convo.history.iter().map(|m| (m.role.as_str(), m.content.as_str())).collect();
+            let msgs = convo.stored_history();
             store.save_session(arg, &convo.model, convo.system.as_deref(), &msgs)?;
             let id = store.session(arg)?.map(|s| s.id).expect("just saved");
             convo.session = Some((id, arg.to_string()));
@@ -247,6 +223,10 @@ fn unquote(s: &str) -> &str {
 fn print_error(e: &anyhow::Error) {
     if let Some(i) = e.downcast_ref::<Interrupted>() {
         eprintln!("{}", output::dim(&format!("^C {}", i.what)));
+        return;
+    }
+    if let Some(vuhitra_pipeline::PipelineError::Cancelled { what }) = e.downcast_ref() {
+        eprintln!("{}", output::dim(&format!("^C {what}")));
         return;
     }
     // Same format as the process-level report, without exiting.

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use vuhitra_pipeline::CancellationToken;
 use vuhitra_sandbox::docker::{docker_socket, DockerExecutor};
 use vuhitra_sandbox::{Executor, LocalExecutor, RunOutcome, RunSpec, Workspace};
 use vuhitra_store::now_ms;
@@ -23,7 +24,7 @@ fn interpreter(name: &str) -> Option<&'static str> {
     }
 }
 
-pub async fn run(app: &App, args: RunArgs) -> anyhow::Result<()> {
+pub async fn run(app: &App, args: RunArgs, cancel: &CancellationToken) -> anyhow::Result<()> {
     let store = app.store()?;
     let ws = Workspace::open(&app.config.workspace)?;
     let (first, rest) = args.command.split_first().expect("clap requires a command");
@@ -58,8 +59,8 @@ pub async fn run(app: &App, args: RunArgs) -> anyhow::Result<()> {
         network: args.network,
     };
     let outcome = match &app.config.sandbox_container {
-        Some(c) => DockerExecutor { container: c.clone(), socket: docker_socket() }.run(&spec).await?,
-        None => LocalExecutor { helper: std::env::current_exe()? }.run(&spec).await?,
+        Some(c) => DockerExecutor { container: c.clone(), socket: docker_socket() }.run(&spec, cancel).await?,
+        None => LocalExecutor { helper: std::env::current_exe()? }.run(&spec, cancel).await?,
     };
     report(app, &spec, &outcome)
 }

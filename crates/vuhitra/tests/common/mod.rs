@@ -1,7 +1,7 @@
 //! Shared helpers for the end-to-end tests: each test runs `vuhitra` in a
 //! fresh data dir and working dir, with the caller's configuration removed
 //! from the environment so nothing on the machine leaks in.
-#![allow(dead_code, unused_macros)]
+#![allow(dead_code, unused_macros, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
