@@ -26,6 +26,8 @@ fn main() -> ExitCode {
     let json = cli.json;
     output::set_json(json);
     match run(cli) {
+        // `vuhitra … | head`: the reader leaving is a normal end.
+        _ if output::stdout_closed() => ExitCode::SUCCESS,
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => exit::report(&err, json),
     }

@@ -2,15 +2,29 @@
 //! (`vuhitra ... | head`) treated as a normal end, not an error.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Writes to stdout; a closed pipe ends the process quietly with success.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout. Once the reader has gone (a broken pipe) nothing more
+/// is written and [`stdout_closed`] says so: streaming callers stop their
+/// work, and `main` ends with success after the command has unwound (so its
+/// temporary files are removed), instead of exiting from here.
 pub fn out(text: &str) {
+    if stdout_closed() {
+        return;
+    }
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// Whether the reader of stdout has gone.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
 }
 
 pub fn outln(text: &str) {

@@ -30,6 +30,28 @@ fn one_shot_chat_streams_real_tokens() {
     assert!(!r.stdout.contains("\x1b["), "piped output must be plain");
 }
 
+/// `vuhitra chat … | head -c0`: the reader leaves before the answer ends.
+/// The answer stops, the process ends normally (exit 0, no error) and the
+/// turn is not saved half-written into the session.
+#[test]
+fn a_reader_that_leaves_ends_the_answer_quietly() {
+    let o = need!(ollama());
+    let env = TestEnv::with_ollama(&o);
+    let mut child = env
+        .cmd(&["chat", "--session", "piped", "--max-tokens", "48", "Count from one to forty."])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("error"), "a closed pipe is not an error: {stderr}");
+    let shown = env.run(&["sessions", "show", "piped", "--json"]).ok().json();
+    assert_eq!(shown["messages"].as_array().map(Vec::len), Some(0), "nothing half-saved: {shown}");
+}
+
 #[test]
 fn json_reports_answer_tokens_and_timings() {
     let o = need!(ollama());

@@ -105,7 +105,11 @@ impl Chat<'_> {
                 self.pipeline.ensure_intel(prompt).await?;
                 let on_token = |t: &str| {
                     if stream {
-                        out(t)
+                        out(t);
+                        if output::stdout_closed() {
+                            // Nobody reads the answer any more: stop it.
+                            cancel.cancel();
+                        }
                     }
                 };
                 let turn = self.convo.turn(&self.client, self.store, self.pipeline, prompt, cancel, on_token);
