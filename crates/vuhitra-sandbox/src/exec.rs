@@ -99,6 +99,28 @@ pub trait Executor {
     fn describe(&self) -> String;
 }
 
+/// The executor a process uses: the local one, or the sandbox container
+/// when SANDBOX_CONTAINER names one.
+pub enum AnyExecutor {
+    Local(LocalExecutor),
+    Docker(crate::docker::DockerExecutor),
+}
+
+impl Executor for AnyExecutor {
+    async fn run(&self, spec: &RunSpec, cancel: &CancellationToken) -> Result<RunOutcome, SandboxError> {
+        match self {
+            AnyExecutor::Local(e) => e.run(spec, cancel).await,
+            AnyExecutor::Docker(e) => e.run(spec, cancel).await,
+        }
+    }
+    fn describe(&self) -> String {
+        match self {
+            AnyExecutor::Local(e) => e.describe(),
+            AnyExecutor::Docker(e) => e.describe(),
+        }
+    }
+}
+
 /// Runs commands on this machine through the confining helper.
 pub struct LocalExecutor {
     /// The `vuhitra` binary, which has the `__sandbox-exec` helper.

@@ -9,5 +9,5 @@ pub mod exec;
 pub mod workspace;
 
 pub use confine::Confinement;
-pub use exec::{Executor, LocalExecutor, RunOutcome, RunSpec, SandboxError};
+pub use exec::{AnyExecutor, Executor, LocalExecutor, RunOutcome, RunSpec, SandboxError};
 pub use workspace::{UploadError, Workspace};

@@ -40,6 +40,52 @@ pub trait FrameCache {
     async fn drop_frame(&self, key: &str) -> Result<bool>;
 }
 
+/// The frame cache a process uses: Redis when REDIS_URL is set, else the
+/// embedded store. One enum that implements the trait, so callers need not
+/// know which.
+pub enum FrameBackend {
+    Embedded(SqliteFrames),
+    Redis(RedisFrames),
+}
+
+impl FrameBackend {
+    /// Connects to Redis at `redis_url` (an error naming REDIS_URL when it
+    /// does not answer), or uses `store`.
+    pub async fn open(redis_url: Option<&str>, store: impl FnOnce() -> Result<crate::Store>) -> Result<FrameBackend> {
+        Ok(match redis_url {
+            Some(url) => FrameBackend::Redis(RedisFrames::connect(url, "vuhitra").await?),
+            None => FrameBackend::Embedded(SqliteFrames { store: store()?, chunk: DEFAULT_CHUNK }),
+        })
+    }
+}
+
+impl FrameCache for FrameBackend {
+    async fn put_frame(&self, info: &FrameInfo, bytes: &[u8]) -> Result<()> {
+        match self {
+            FrameBackend::Embedded(b) => b.put_frame(info, bytes).await,
+            FrameBackend::Redis(b) => b.put_frame(info, bytes).await,
+        }
+    }
+    async fn get_frame(&self, key: &str) -> Result<Option<(FrameInfo, Vec<u8>)>> {
+        match self {
+            FrameBackend::Embedded(b) => b.get_frame(key).await,
+            FrameBackend::Redis(b) => b.get_frame(key).await,
+        }
+    }
+    async fn frames(&self) -> Result<Vec<FrameInfo>> {
+        match self {
+            FrameBackend::Embedded(b) => b.frames().await,
+            FrameBackend::Redis(b) => b.frames().await,
+        }
+    }
+    async fn drop_frame(&self, key: &str) -> Result<bool> {
+        match self {
+            FrameBackend::Embedded(b) => b.drop_frame(key).await,
+            FrameBackend::Redis(b) => b.drop_frame(key).await,
+        }
+    }
+}
+
 /// How many chunks `len` bytes take.
 pub fn chunk_count(len: usize, chunk: usize) -> u32 {
     len.div_ceil(chunk).max(1) as u32

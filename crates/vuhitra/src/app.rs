@@ -51,6 +51,26 @@ impl App {
         self.interrupt.get_or_init(|| Interrupt::listen(rt)).token()
     }
 
+    /// The frame cache (Redis or embedded).
+    pub async fn frames(&self) -> anyhow::Result<vuhitra_store::frames::FrameBackend> {
+        let url = self.config.redis_url.as_ref().map(|u| u.as_str());
+        Ok(vuhitra_store::frames::FrameBackend::open(url, || Store::open(&self.config.store_path())).await?)
+    }
+
+    /// The sandbox executor: the container named by SANDBOX_CONTAINER, or a
+    /// confined local process.
+    pub fn executor(&self) -> anyhow::Result<vuhitra_sandbox::AnyExecutor> {
+        Ok(match &self.config.sandbox_container {
+            Some(c) => vuhitra_sandbox::AnyExecutor::Docker(vuhitra_sandbox::docker::DockerExecutor {
+                container: c.clone(),
+                socket: vuhitra_sandbox::docker::docker_socket(),
+            }),
+            None => {
+                vuhitra_sandbox::AnyExecutor::Local(vuhitra_sandbox::LocalExecutor { helper: std::env::current_exe()? })
+            }
+        })
+    }
+
     /// The heuristics and prompt-cache backend (Elasticsearch or embedded).
     pub async fn intel(&self) -> anyhow::Result<Intel> {
         Ok(Intel::open(&IntelSettings::from_config(&self.config), crate::output::warn).await?)

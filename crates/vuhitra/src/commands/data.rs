@@ -13,32 +13,7 @@ use vuhitra_store::now_ms;
 use crate::app::App;
 use crate::cli::{AnalyzeArgs, DataCommand, SqlArgs};
 use crate::output::{self, outln, table};
-use vuhitra_store::frames::{FrameCache, FrameInfo, RedisFrames, SqliteFrames, DEFAULT_CHUNK};
-
-/// The frame cache: Redis when REDIS_URL is set, else the embedded store.
-enum Frames {
-    Embedded(SqliteFrames),
-    Redis(RedisFrames),
-}
-
-/// Calls the same `FrameCache` method on whichever backend is configured.
-macro_rules! on_frames {
-    ($frames:expr, $b:ident => $call:expr) => {
-        match &$frames {
-            Frames::Embedded($b) => $call,
-            Frames::Redis($b) => $call,
-        }
-    };
-}
-
-impl Frames {
-    async fn open(app: &App) -> anyhow::Result<Frames> {
-        Ok(match &app.config.redis_url {
-            Some(url) => Frames::Redis(RedisFrames::connect(url.as_str(), "vuhitra").await?),
-            None => Frames::Embedded(SqliteFrames { store: app.store()?, chunk: DEFAULT_CHUNK }),
-        })
-    }
-}
+use vuhitra_store::frames::{FrameCache, FrameInfo, DEFAULT_CHUNK};
 
 fn no_frame(key: &str) -> anyhow::Error {
     crate::exit::usage(
@@ -49,8 +24,8 @@ fn no_frame(key: &str) -> anyhow::Error {
 
 /// Registers a cached table as `table`.
 async fn register_cached(app: &App, ctx: &SessionContext, table: &str, key: &str) -> anyhow::Result<FrameInfo> {
-    let frames = Frames::open(app).await?;
-    let (info, bytes) = on_frames!(frames, b => b.get_frame(key).await)?.ok_or_else(|| no_frame(key))?;
+    let frames = app.frames().await?;
+    let (info, bytes) = frames.get_frame(key).await?.ok_or_else(|| no_frame(key))?;
     let batches = vuhitra_data::ipc::decode(&bytes)?;
     let provider = vuhitra_data::datafusion::datasource::MemTable::try_new(
         batches
@@ -87,17 +62,17 @@ async fn cache_table(
         created_at: now,
         expires_at: now + app.config.frame_cache_ttl_secs as i64 * 1000,
     };
-    let frames = Frames::open(app).await?;
-    on_frames!(frames, b => b.put_frame(&info, &bytes).await)?;
+    let frames = app.frames().await?;
+    frames.put_frame(&info, &bytes).await?;
     Ok(info)
 }
 
 /// `vuhitra data list|get|drop`.
 pub async fn frames_command(app: &App, cmd: DataCommand) -> anyhow::Result<()> {
-    let frames = Frames::open(app).await?;
+    let frames = app.frames().await?;
     match cmd {
         DataCommand::List => {
-            let list = on_frames!(frames, b => b.frames().await)?;
+            let list = frames.frames().await?;
             if app.json {
                 output::json(&serde_json::to_value(&list)?);
             } else if list.is_empty() {
@@ -120,7 +95,7 @@ pub async fn frames_command(app: &App, cmd: DataCommand) -> anyhow::Result<()> {
             }
         }
         DataCommand::Get { key, format, limit } => {
-            let (_, bytes) = on_frames!(frames, b => b.get_frame(&key).await)?.ok_or_else(|| no_frame(&key))?;
+            let (_, bytes) = frames.get_frame(&key).await?.ok_or_else(|| no_frame(&key))?;
             let batches = vuhitra_data::ipc::decode(&bytes)?;
             let mut kept = Vec::new();
             let mut left = limit;
@@ -136,7 +111,7 @@ pub async fn frames_command(app: &App, cmd: DataCommand) -> anyhow::Result<()> {
             output::out(&render(&kept, &format)?);
         }
         DataCommand::Drop { key } => {
-            if !on_frames!(frames, b => b.drop_frame(&key).await)? {
+            if !frames.drop_frame(&key).await? {
                 return Err(no_frame(&key));
             }
             if app.json {

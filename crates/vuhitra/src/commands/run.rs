@@ -4,8 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use vuhitra_pipeline::CancellationToken;
-use vuhitra_sandbox::docker::{docker_socket, DockerExecutor};
-use vuhitra_sandbox::{Executor, LocalExecutor, RunOutcome, RunSpec, Workspace};
+use vuhitra_sandbox::{Executor, RunOutcome, RunSpec, Workspace};
 use vuhitra_store::now_ms;
 
 use crate::app::App;
@@ -58,10 +57,7 @@ pub async fn run(app: &App, args: RunArgs, cancel: &CancellationToken) -> anyhow
         output_cap: limits.max_output_bytes as usize,
         network: args.network,
     };
-    let outcome = match &app.config.sandbox_container {
-        Some(c) => DockerExecutor { container: c.clone(), socket: docker_socket() }.run(&spec, cancel).await?,
-        None => LocalExecutor { helper: std::env::current_exe()? }.run(&spec, cancel).await?,
-    };
+    let outcome = app.executor()?.run(&spec, cancel).await?;
     report(app, &spec, &outcome)
 }
 
