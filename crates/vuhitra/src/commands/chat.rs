@@ -44,7 +44,8 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
     let mut convo = open_conversation(app, &store, &args, options)?;
     // The model the user named wins over MODEL_DATA for a data question.
     let named = args.model.clone();
-    let mut chat = Chat { app, client: app.ollama(), store: &mut store, pipeline: &mut pipeline, convo: &mut convo };
+    let client = app.ollama();
+    let mut chat = Chat { app, client: &client, store: &mut store, pipeline: &mut pipeline, convo: &mut convo };
     let cancel = app.cancel_token(rt.handle());
     match rt.block_on(chat.dispatch(&prepared, named.as_deref(), &cancel, !app.json))? {
         Dispatched::Uploaded | Dispatched::Asked => Ok(()),
@@ -65,7 +66,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
 /// What a chat prompt needs, in one-shot mode and in the REPL alike.
 pub struct Chat<'a> {
     pub app: &'a App,
-    pub client: OllamaClient,
+    pub client: &'a OllamaClient,
     pub store: &'a mut Store,
     pub pipeline: &'a mut Pipeline,
     pub convo: &'a mut Conversation,
@@ -112,7 +113,7 @@ impl Chat<'_> {
                         }
                     }
                 };
-                let turn = self.convo.turn(&self.client, self.store, self.pipeline, prompt, cancel, on_token);
+                let turn = self.convo.turn(self.client, self.store, self.pipeline, prompt, cancel, on_token);
                 Ok(Dispatched::Answered(turn.await?))
             }
         }

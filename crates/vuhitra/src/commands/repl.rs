@@ -39,6 +39,8 @@ Ctrl-C cancels an answer in progress.";
 pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Options) -> anyhow::Result<()> {
     let mut store = app.store()?;
     let mut convo = super::chat::open_conversation(app, &store, args, options)?;
+    // One client for the whole REPL: it remembers each model's context length.
+    let client = app.ollama();
     let history_path = app.config.data_dir.join("history.txt");
     let history = FileBackedHistory::with_file(10_000, history_path.clone())
         .map_err(|e| anyhow::anyhow!("cannot open REPL history {}: {e}", history_path.display()))?;
@@ -68,7 +70,6 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             continue;
         }
         if let Some(cmd) = input.trim_start().strip_prefix('/') {
-            let client = app.ollama();
             match slash(cmd, app, rt, &client, &mut store, &pipeline, &mut convo, &mut pending) {
                 Ok(Flow::Exit) => break,
                 Ok(Flow::Continue) => {}
@@ -89,8 +90,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
         let data_model = convo.routes.is_empty().then_some(convo.model.clone());
         // Each prompt gets a live token: a Ctrl-C stops this one, not the REPL.
         let cancel = app.cancel_token(rt.handle());
-        let mut chat =
-            Chat { app, client: app.ollama(), store: &mut store, pipeline: &mut pipeline, convo: &mut convo };
+        let mut chat = Chat { app, client: &client, store: &mut store, pipeline: &mut pipeline, convo: &mut convo };
         match rt.block_on(chat.dispatch(&prepared, data_model.as_deref(), &cancel, true)) {
             Ok(Dispatched::Answered(t)) => {
                 if !t.completion.content.ends_with('\n') {
