@@ -175,6 +175,9 @@ fn repl_slash_commands_multiline_and_ctrl_c() {
     t.wait_for("^C the answer was cancelled");
     t.line("/help");
     t.wait_for_n("/sessions        list saved conversations", 2);
+    // The next prompt gets a live token: it is answered, not cancelled at once.
+    t.line("Say hello.");
+    t.wait_for_n(" answer tokens", 2);
 
     t.line("/exit");
     t.wait_for("EXITED:0");
@@ -184,7 +187,7 @@ fn repl_slash_commands_multiline_and_ctrl_c() {
     assert_eq!(s["system"], "You answer in one word.");
     assert_eq!(s["model"], o.model.as_str());
     let msgs = s["messages"].as_array().unwrap();
-    assert_eq!(msgs.len(), 2, "the cancelled turn was not saved: {msgs:?}");
+    assert_eq!(msgs.len(), 4, "the cancelled turn was not saved, the one after it was: {msgs:?}");
     let user = msgs[0]["content"].as_str().unwrap();
     assert!(user.contains("Otters hold hands"), "{user}");
     assert!(user.contains("What animal is this about?\nAnswer briefly."), "{user}");
