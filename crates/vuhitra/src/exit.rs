@@ -31,19 +31,45 @@ pub struct Interrupted {
     pub hint: Option<String>,
 }
 
-/// A check (doctor, validate) found problems and has already printed them.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ChecksFailed(pub String, pub u8);
+/// How a command that ran to its end finished. A failure here has already
+/// been reported by the command in its own format (doctor's table, the
+/// tries of a data question, a sandboxed command's output); only the exit
+/// code is left to give. Errors that still need a message travel as errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Success,
+    Failed(u8),
+}
+
+impl Status {
+    pub fn failed_if(failed: bool, code: u8) -> Status {
+        if failed {
+            Status::Failed(code)
+        } else {
+            Status::Success
+        }
+    }
+
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Status::Success => ExitCode::SUCCESS,
+            Status::Failed(code) => ExitCode::from(code),
+        }
+    }
+}
+
+/// For commands that only succeed or fail with an error.
+pub fn done(r: anyhow::Result<()>) -> anyhow::Result<Status> {
+    r.map(|()| Status::Success)
+}
 
 struct Classified {
     code: u8,
     hint: Option<String>,
-    quiet: bool,
 }
 
 fn classify(err: &anyhow::Error) -> Classified {
-    let c = |code, hint| Classified { code, hint, quiet: false };
+    let c = |code, hint| Classified { code, hint };
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<ConfigError>() {
             return c(2, e.hint());
@@ -83,18 +109,12 @@ fn classify(err: &anyhow::Error) -> Classified {
         if let Some(e) = cause.downcast_ref::<Interrupted>() {
             return c(130, e.hint.clone());
         }
-        if let Some(ChecksFailed(_, code)) = cause.downcast_ref::<ChecksFailed>() {
-            return Classified { code: *code, hint: None, quiet: true };
-        }
     }
     c(1, None)
 }
 
 pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
-    let Classified { code, hint, quiet } = classify(err);
-    if quiet {
-        return ExitCode::from(code);
-    }
+    let Classified { code, hint } = classify(err);
     let message = err.chain().map(ToString::to_string).collect::<Vec<_>>();
     // anyhow contexts repeat their source's text in some errors; keep each once.
     let mut parts: Vec<String> = Vec::new();

@@ -28,19 +28,22 @@ fn main() -> ExitCode {
     match run(cli) {
         // `vuhitra … | head`: the reader leaving is a normal end.
         _ if output::stdout_closed() => ExitCode::SUCCESS,
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => status.exit_code(),
         Err(err) => exit::report(&err, json),
     }
 }
 
-fn run(cli: cli::Cli) -> anyhow::Result<()> {
+fn run(cli: cli::Cli) -> anyhow::Result<exit::Status> {
     use cli::{Command, ConfigCommand};
+    use exit::{done, Status};
     // Completions and the config inspectors must work even when the
     // configuration itself is broken: they are how a user repairs it.
     match &cli.command {
-        Command::Completions { shell } => return commands::completions::run(*shell),
-        Command::Config(ConfigCommand::Show) => return commands::config::show(&app::sources(&cli), cli.json),
-        Command::Config(ConfigCommand::Init { force, path }) => return commands::config::init(path, *force, cli.json),
+        Command::Completions { shell } => return done(commands::completions::run(*shell)),
+        Command::Config(ConfigCommand::Show) => return done(commands::config::show(&app::sources(&cli), cli.json)),
+        Command::Config(ConfigCommand::Init { force, path }) => {
+            return done(commands::config::init(path, *force, cli.json))
+        }
         Command::Config(ConfigCommand::Validate { services: false }) => {
             return commands::config::validate(&app::sources(&cli), cli.json)
         }
@@ -51,23 +54,25 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     match cli.command {
         Command::Chat(args) => commands::chat::run(&app, &rt, args),
-        Command::Models(cmd) => rt.block_on(commands::models::run(&app, cmd, &app.cancel_token(rt.handle()))),
-        Command::Sessions(cmd) => commands::sessions::run(&app, cmd),
+        Command::Models(cmd) => done(rt.block_on(commands::models::run(&app, cmd, &app.cancel_token(rt.handle())))),
+        Command::Sessions(cmd) => done(commands::sessions::run(&app, cmd)),
         Command::Config(ConfigCommand::Validate { services: true }) => {
-            commands::config::validate(&app::sources(&cli), cli.json)?;
-            rt.block_on(commands::doctor::run(&app, true))
+            match commands::config::validate(&app::sources(&cli), cli.json)? {
+                Status::Success => rt.block_on(commands::doctor::run(&app, true)),
+                failed => Ok(failed),
+            }
         }
         Command::Analyze(args) => rt.block_on(commands::data::analyze(&app, args)),
-        Command::Sql(args) => rt.block_on(commands::data::sql(&app, args)),
-        Command::Data(cmd) => rt.block_on(commands::data::frames_command(&app, cmd)),
-        Command::Upload(args) => commands::files::upload(&app, args),
-        Command::Files(cmd) => commands::files::run(&app, cmd),
+        Command::Sql(args) => done(rt.block_on(commands::data::sql(&app, args))),
+        Command::Data(cmd) => done(rt.block_on(commands::data::frames_command(&app, cmd))),
+        Command::Upload(args) => done(commands::files::upload(&app, args)),
+        Command::Files(cmd) => done(commands::files::run(&app, cmd)),
         Command::Run(args) => rt.block_on(commands::run::run(&app, args, &app.cancel_token(rt.handle()))),
-        Command::Rate(args) => rt.block_on(commands::rate::run(&app, args)),
-        Command::Heuristics(cmd) => rt.block_on(commands::heuristics::run(&app, cmd)),
-        Command::Cache(cmd) => rt.block_on(commands::cache::run(&app, cmd)),
-        Command::Info => commands::info::run(&app),
-        Command::Nlp { text } => commands::nlp::run(&app, &text),
+        Command::Rate(args) => done(rt.block_on(commands::rate::run(&app, args))),
+        Command::Heuristics(cmd) => done(rt.block_on(commands::heuristics::run(&app, cmd))),
+        Command::Cache(cmd) => done(rt.block_on(commands::cache::run(&app, cmd))),
+        Command::Info => done(commands::info::run(&app)),
+        Command::Nlp { text } => done(commands::nlp::run(&app, &text)),
         Command::Doctor => rt.block_on(commands::doctor::run(&app, false)),
         Command::Completions { .. } | Command::Config(_) => unreachable!("handled above"),
     }

@@ -18,7 +18,7 @@ use vuhitra_pipeline::{iterate, CancellationToken, Pipeline, PreparedPrompt, Ste
 
 use super::data::{load_source, render, resolve, source_table_name};
 use crate::app::App;
-use crate::exit::Interrupted;
+use crate::exit::{Interrupted, Status};
 use crate::output::{self, outln};
 
 /// One attempt: the SQL the model wrote, and why it did not work (when it
@@ -220,7 +220,7 @@ pub async fn answer_in_chat(
     model: Option<&str>,
     last_record: &mut Option<String>,
     cancel: &CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Status> {
     let mut answer = tokio::select! {
         a = ask_about_files(app, files, &prompt.question, model, cancel) => a?,
         _ = cancel.cancelled() => {
@@ -236,7 +236,7 @@ pub async fn answer_in_chat(
 
 /// Shows the SQL, the result table and the explanation; or every failed
 /// try and a non-zero exit.
-pub fn print(app: &App, question: &str, answer: &DataAnswer) -> anyhow::Result<()> {
+pub fn print(app: &App, question: &str, answer: &DataAnswer) -> anyhow::Result<Status> {
     let failure = answer.failure();
     if app.json {
         let mut out = serde_json::json!({
@@ -269,8 +269,6 @@ pub fn print(app: &App, question: &str, answer: &DataAnswer) -> anyhow::Result<(
         }
         eprintln!("error: {}", failure.as_deref().unwrap_or_default());
     }
-    match failure {
-        Some(message) => Err(crate::exit::ChecksFailed(message, 1).into()),
-        None => Ok(()),
-    }
+    // The tries and the failure were shown above.
+    Ok(Status::failed_if(failure.is_some(), 1))
 }

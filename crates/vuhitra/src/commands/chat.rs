@@ -11,9 +11,10 @@ use vuhitra_store::Store;
 
 use crate::app::App;
 use crate::cli::ChatArgs;
+use crate::exit::Status;
 use crate::output::{self, out, outln};
 
-pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::Result<()> {
+pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::Result<Status> {
     let stdin_is_tty = std::io::stdin().is_terminal();
     let mut prompt = args.prompt.join(" ");
     let mut attached = Vec::new();
@@ -35,7 +36,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
         if app.json {
             return Err(crate::exit::usage("--json needs a prompt; the REPL is interactive", None));
         }
-        return super::repl::run(app, rt, &args, options);
+        return super::repl::run(app, rt, &args, options).map(|()| Status::Success);
     }
 
     let mut pipeline = Pipeline::new(&app.config, output::warn);
@@ -48,7 +49,8 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
     let mut chat = Chat { app, client: &client, store: &mut store, pipeline: &mut pipeline, convo: &mut convo };
     let cancel = app.cancel_token(rt.handle());
     match rt.block_on(chat.dispatch(&prepared, named.as_deref(), &cancel, !app.json))? {
-        Dispatched::Uploaded | Dispatched::Asked => Ok(()),
+        Dispatched::Uploaded => Ok(Status::Success),
+        Dispatched::Asked(status) => Ok(status),
         Dispatched::Answered(outcome) => {
             if app.json {
                 output::json(&completion_json(&outcome, convo.session.as_ref().map(|(_, n)| n.as_str()), &prepared));
@@ -58,7 +60,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
                 }
                 report_turn(&outcome, output::stdout_is_tty());
             }
-            Ok(())
+            Ok(Status::Success)
         }
     }
 }
@@ -76,8 +78,9 @@ pub struct Chat<'a> {
 pub enum Dispatched {
     /// `@upload` alone: the files were copied (and listed).
     Uploaded,
-    /// `@analyze`: the question was answered (and shown) with checked SQL.
-    Asked,
+    /// `@analyze`: the question was answered (and shown) with checked SQL,
+    /// or every try was shown and it failed.
+    Asked(Status),
     /// A chat turn; the answer was streamed when asked to.
     Answered(TurnOutcome),
 }
@@ -99,8 +102,9 @@ impl Chat<'_> {
             Action::UploadOnly => Ok(Dispatched::Uploaded),
             Action::DataQuestion(files) => {
                 let last = &mut self.convo.last_record;
-                super::ask::answer_in_chat(app, self.pipeline, prompt, files, data_model, last, cancel).await?;
-                Ok(Dispatched::Asked)
+                let status =
+                    super::ask::answer_in_chat(app, self.pipeline, prompt, files, data_model, last, cancel).await?;
+                Ok(Dispatched::Asked(status))
             }
             Action::Answer => {
                 self.pipeline.ensure_intel(prompt).await?;

@@ -6,7 +6,7 @@ use std::path::Path;
 use vuhitra_core::config::{mask_secrets, RawConfig, Scope, ENV_TEMPLATE, KEYS};
 use vuhitra_core::Sources;
 
-use crate::exit::ChecksFailed;
+use crate::exit::Status;
 use crate::output::{self, outln, table};
 
 pub fn show(sources: &Sources, json: bool) -> anyhow::Result<()> {
@@ -50,7 +50,7 @@ pub fn show(sources: &Sources, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn validate(sources: &Sources, json: bool) -> anyhow::Result<()> {
+pub fn validate(sources: &Sources, json: bool) -> anyhow::Result<Status> {
     let raw = RawConfig::load(sources)?;
     let errors = raw.all_errors();
     if json {
@@ -73,11 +73,8 @@ pub fn validate(sources: &Sources, json: bool) -> anyhow::Result<()> {
             outln(&format!("configuration is valid ({} keys checked)", KEYS.len()));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ChecksFailed(format!("{} invalid value(s)", errors.len()), 2).into())
-    }
+    // Each invalid value has been reported above.
+    Ok(Status::failed_if(!errors.is_empty(), 2))
 }
 
 pub fn init(path: &Path, force: bool, json: bool) -> anyhow::Result<()> {

@@ -137,7 +137,7 @@ pub fn resolve(app: &App, file: &Path) -> anyhow::Result<PathBuf> {
     Err(DataError::NotFound { path: file.to_path_buf() }.into())
 }
 
-pub async fn analyze(app: &App, args: AnalyzeArgs) -> anyhow::Result<()> {
+pub async fn analyze(app: &App, args: AnalyzeArgs) -> anyhow::Result<crate::exit::Status> {
     let mut uploaded = None;
     let path = match (&args.file, &args.upload) {
         (_, Some(src)) => {
@@ -177,7 +177,7 @@ pub async fn analyze(app: &App, args: AnalyzeArgs) -> anyhow::Result<()> {
     } else {
         print_profile(&loaded, &profile);
     }
-    Ok(())
+    Ok(crate::exit::Status::Success)
 }
 
 async fn profile_file(app: &App, path: &Path, args: &AnalyzeArgs) -> anyhow::Result<(Loaded, Profile, SessionContext)> {

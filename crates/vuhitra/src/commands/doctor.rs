@@ -2,11 +2,11 @@
 //! service; exit non-zero when a configured one is down.
 
 use crate::app::App;
-use crate::exit::ChecksFailed;
+use crate::exit;
 use crate::output::{self, outln, table};
 use crate::services::{probe_all, Status};
 
-pub async fn run(app: &App, quiet_embedded: bool) -> anyhow::Result<()> {
+pub async fn run(app: &App, quiet_embedded: bool) -> anyhow::Result<exit::Status> {
     let probes = probe_all(app).await;
     if app.json {
         output::json(&serde_json::to_value(&probes)?);
@@ -35,12 +35,12 @@ pub async fn run(app: &App, quiet_embedded: bool) -> anyhow::Result<()> {
     }
     let failed: Vec<_> = probes.iter().filter(|p| p.status == Status::Fail).map(|p| p.service).collect();
     if failed.is_empty() {
-        Ok(())
+        Ok(exit::Status::Success)
     } else {
         if !app.json {
             eprintln!("error: unreachable or unhealthy: {}", failed.join(", "));
             eprintln!("hint: start the service, or unset its URL to use the embedded backend");
         }
-        Err(ChecksFailed(format!("{} service(s) down", failed.len()), 1).into())
+        Ok(exit::Status::Failed(1))
     }
 }

@@ -99,7 +99,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
                 super::chat::report_turn(&t, true);
             }
             // Text attachments wait for the next chat message.
-            Ok(Dispatched::Uploaded | Dispatched::Asked) => pending = attached,
+            Ok(Dispatched::Uploaded | Dispatched::Asked(_)) => pending = attached,
             Err(e) => {
                 if matches!(prepared.action, Action::Answer) {
                     outln("");

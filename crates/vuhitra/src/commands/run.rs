@@ -4,6 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use vuhitra_pipeline::CancellationToken;
+
+use crate::exit::Status;
 use vuhitra_sandbox::{Executor, RunOutcome, RunSpec, Workspace};
 use vuhitra_store::now_ms;
 
@@ -23,7 +25,7 @@ fn interpreter(name: &str) -> Option<&'static str> {
     }
 }
 
-pub async fn run(app: &App, args: RunArgs, cancel: &CancellationToken) -> anyhow::Result<()> {
+pub async fn run(app: &App, args: RunArgs, cancel: &CancellationToken) -> anyhow::Result<Status> {
     let store = app.store()?;
     let ws = Workspace::open(&app.config.workspace)?;
     let (first, rest) = args.command.split_first().expect("clap requires a command");
@@ -61,7 +63,7 @@ pub async fn run(app: &App, args: RunArgs, cancel: &CancellationToken) -> anyhow
     report(app, &spec, &outcome)
 }
 
-fn report(app: &App, spec: &RunSpec, o: &RunOutcome) -> anyhow::Result<()> {
+fn report(app: &App, spec: &RunSpec, o: &RunOutcome) -> anyhow::Result<Status> {
     let why = (!o.success()).then(|| match (o.limit, o.exit_code, &o.signal) {
         (Some("timeout"), ..) => format!("stopped at the time limit ({} s)", spec.timeout.as_secs()),
         (Some(limit), ..) => format!("stopped by the {limit} limit"),
@@ -88,9 +90,6 @@ fn report(app: &App, spec: &RunSpec, o: &RunOutcome) -> anyhow::Result<()> {
             eprintln!("error: {w}");
         }
     }
-    match why {
-        // Already reported above, in the chosen format.
-        Some(w) => Err(crate::exit::ChecksFailed(w, 1).into()),
-        None => Ok(()),
-    }
+    // A failure was reported above, in the chosen format.
+    Ok(Status::failed_if(why.is_some(), 1))
 }
