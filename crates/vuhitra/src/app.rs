@@ -1,7 +1,7 @@
 //! The context every command runs with: checked configuration, output mode,
-//! Ctrl-C, and the one place that builds services from the configuration
-//! (each when first asked for): the store, the model client, the
-//! heuristics/cache backend, the frame cache.
+//! Ctrl-C, and the one place that builds services from the configuration,
+//! each only when a command asks for it: the store, the model client, the
+//! heuristics/cache backend, the frame cache, the sandbox executor.
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -31,6 +31,20 @@ pub struct Interrupted {
     pub hint: Option<String>,
 }
 
+/// What was abandoned, when `err` is a cancellation (Ctrl-C) from any layer:
+/// the binary's own, the pipeline's or the sandbox's.
+pub fn cancelled_what(err: &anyhow::Error) -> Option<String> {
+    err.chain().find_map(|cause| {
+        if let Some(i) = cause.downcast_ref::<Interrupted>() {
+            return Some(i.what.clone());
+        }
+        if let Some(PipelineError::Cancelled { what }) = cause.downcast_ref::<PipelineError>() {
+            return Some(what.clone());
+        }
+        cause.downcast_ref::<SandboxError>().filter(|e| matches!(e, SandboxError::Cancelled)).map(|e| e.to_string())
+    })
+}
+
 /// How a command that ran to its end finished. A failure here has already
 /// been reported by the command in its own format (doctor's table, the
 /// tries of a data question, a sandboxed command's output); only the exit

@@ -5,6 +5,8 @@ use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// `--json`: warnings go out as JSON objects too.
+static JSON: AtomicBool = AtomicBool::new(false);
 
 /// Writes to stdout. Once the reader has gone (a broken pipe) nothing more
 /// is written and [`stdout_closed`] says so: streaming callers stop their
@@ -38,18 +40,16 @@ pub fn json(value: &serde_json::Value) {
 /// The one warning path: on stderr, as a JSON object under `--json` (so a
 /// script reading stderr can tell it apart), else as `warning: …`.
 pub fn warn(message: &str) {
-    if JSON.load(std::sync::atomic::Ordering::Relaxed) {
+    if JSON.load(Ordering::Relaxed) {
         eprintln!("{}", serde_json::json!({ "warning": message }));
     } else {
         eprintln!("warning: {message}");
     }
 }
 
-static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// Set once from `--json`, before any command runs.
 pub fn set_json(json: bool) {
-    JSON.store(json, std::sync::atomic::Ordering::Relaxed);
+    JSON.store(json, Ordering::Relaxed);
 }
 
 pub fn stdout_is_tty() -> bool {

@@ -107,7 +107,7 @@ pub async fn ask(
     let answered = match looped.stop {
         Stop::Done(a) => Some(a),
         Stop::Limit => None,
-        Stop::Cancelled => return Err(Interrupted { what: "the question was cancelled".into(), hint: None }.into()),
+        Stop::Cancelled => return Err(question_cancelled()),
         Stop::Error(e) => return Err(e),
     };
     Ok(DataAnswer {
@@ -119,6 +119,10 @@ pub async fn ask(
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         record_id: None,
     })
+}
+
+fn question_cancelled() -> anyhow::Error {
+    Interrupted { what: "the question was cancelled".into(), hint: None }.into()
 }
 
 /// The conversation with the model so far, and what each try did.
@@ -223,9 +227,8 @@ pub async fn answer_in_chat(
 ) -> anyhow::Result<Status> {
     let mut answer = tokio::select! {
         a = ask_about_files(app, files, &prompt.question, model, cancel) => a?,
-        _ = cancel.cancelled() => {
-            return Err(Interrupted { what: "the question was cancelled".into(), hint: None }.into())
-        }
+        // Loading the files is covered too, not only the model's tries.
+        _ = cancel.cancelled() => return Err(question_cancelled()),
     };
     record_with(pipeline, prompt, &mut answer).await;
     if answer.record_id.is_some() {

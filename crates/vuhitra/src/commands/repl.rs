@@ -15,7 +15,6 @@ use vuhitra_pipeline::{Action, Conversation, Pipeline};
 use super::chat::{Chat, Dispatched};
 use crate::app::App;
 use crate::cli::ChatArgs;
-use crate::exit::Interrupted;
 use crate::output::{self, outln};
 
 const HELP: &str = "\
@@ -221,11 +220,7 @@ fn unquote(s: &str) -> &str {
 }
 
 fn print_error(e: &anyhow::Error) {
-    if let Some(i) = e.downcast_ref::<Interrupted>() {
-        eprintln!("{}", output::dim(&format!("^C {}", i.what)));
-        return;
-    }
-    if let Some(vuhitra_pipeline::PipelineError::Cancelled { what }) = e.downcast_ref() {
+    if let Some(what) = crate::exit::cancelled_what(e) {
         eprintln!("{}", output::dim(&format!("^C {what}")));
         return;
     }
