@@ -42,7 +42,12 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
     let mut pipeline = Pipeline::new(&app.config, output::warn);
     let prepared = pipeline.prepare(&prompt, attached, &args.files, app.config.max_context_file_size)?;
     let mut store = app.store()?;
-    let mut convo = open_conversation(app, &store, &args, options)?;
+    // Only a chat turn belongs to a session: `--session` with an upload or a
+    // data question neither creates nor changes one.
+    let mut convo = match prepared.action {
+        Action::Answer => open_conversation(app, &store, &args, options)?,
+        _ => Conversation::new(app.config.model.clone(), None, options),
+    };
     // The model the user named wins over MODEL_DATA for a data question.
     let named = args.model.clone();
     let client = app.ollama();
