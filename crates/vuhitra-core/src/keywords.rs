@@ -35,8 +35,12 @@ impl Keyword {
     /// landed in this build. `None` means the keyword works.
     pub fn missing_capability(&self) -> Option<&'static str> {
         match self {
-            Keyword::File(_) | Keyword::NoCache | Keyword::Cache | Keyword::Analyze | Keyword::Upload => None,
-            Keyword::DevMode => Some("dev mode"),
+            Keyword::File(_)
+            | Keyword::NoCache
+            | Keyword::Cache
+            | Keyword::Analyze
+            | Keyword::Upload
+            | Keyword::DevMode => None,
             Keyword::Spark => Some("Spark jobs"),
         }
     }

@@ -31,6 +31,9 @@ pub enum Action {
     /// `@analyze`: a question about these data files (from `-f` and
     /// `@file:`), answered with checked SQL instead of a chat turn.
     DataQuestion(Vec<PathBuf>),
+    /// `@devmode`: the question is a task for dev mode (the model writes
+    /// code, the sandbox runs it, failures go back).
+    DevTask,
 }
 
 /// A prompt after keyword parsing, with its context files read and checked
@@ -129,7 +132,15 @@ impl Pipeline {
         } else {
             Vec::new()
         };
-        let action = if parsed.keywords.contains(&Keyword::Analyze) {
+        let action = if parsed.keywords.contains(&Keyword::DevMode) {
+            if !has_question {
+                return Err(PipelineError::usage("@devmode needs a task", "write it after the keyword"));
+            }
+            if parsed.keywords.contains(&Keyword::Analyze) {
+                return Err(PipelineError::usage("@devmode and @analyze cannot be used together", "use one of them"));
+            }
+            Action::DevTask
+        } else if parsed.keywords.contains(&Keyword::Analyze) {
             if files.is_empty() {
                 return Err(PipelineError::usage(
                     "@analyze needs a data file to ask about",
@@ -255,7 +266,15 @@ mod tests {
     #[test]
     fn empty_prompts_and_unbuilt_keywords_are_refused() {
         assert!(pipeline(false).prepare("   ", vec![], &[], 1024).unwrap_err().is_usage());
-        let e = pipeline(false).prepare("@devmode write a parser", vec![], &[], 1024).unwrap_err();
+        let e = pipeline(false).prepare("@spark count the rows", vec![], &[], 1024).unwrap_err();
         assert!(matches!(e, PipelineError::Keyword(_)), "{e:?}");
+    }
+
+    #[test]
+    fn devmode_takes_the_rest_of_the_prompt_as_a_task() {
+        let p = pipeline(false).prepare("@devmode write a CSV parser", vec![], &[], 1024).unwrap();
+        assert_eq!(p.action, Action::DevTask);
+        assert_eq!(p.question.trim(), "write a CSV parser");
+        assert!(pipeline(false).prepare("@devmode", vec![], &[], 1024).unwrap_err().is_usage());
     }
 }

@@ -161,6 +161,9 @@ impl Executor for LocalExecutor {
             .spawn()
             .map_err(|source| SandboxError::Spawn { helper: self.helper.clone(), source })?;
         let pgid = child.id().map(|p| p as i32);
+        // A caller that drops this future (a loop cancelled mid-run) still
+        // takes the whole group down, not only the direct child.
+        let _group = GroupGuard(pgid);
         let out = tokio::spawn(capture(child.stdout.take().expect("piped"), spec.output_cap));
         let err = tokio::spawn(capture(child.stderr.take().expect("piped"), spec.output_cap));
         let waited = tokio::select! {
@@ -226,6 +229,14 @@ fn reachable_by_sandbox_account(workdir: &std::path::Path) -> Result<(), Sandbox
         }
     }
     Ok(())
+}
+
+struct GroupGuard(Option<i32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0);
+    }
 }
 
 fn kill_group(pgid: Option<i32>) {

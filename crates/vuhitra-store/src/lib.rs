@@ -9,6 +9,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 pub mod backend;
+mod dev;
 pub mod elastic;
 mod embedded;
 mod files;
@@ -16,6 +17,7 @@ pub mod frames;
 mod records;
 
 pub use backend::IntelBackend;
+pub use dev::{DevFile, DevIteration, DevTask};
 pub use files::WorkspaceFile;
 pub use records::*;
 
@@ -72,6 +74,8 @@ fn list_command(what: &str) -> &'static str {
         "cache list"
     } else if what.contains("workspace") {
         "files list"
+    } else if what.contains("dev") {
+        "dev history"
     } else {
         "heuristics list"
     }
@@ -236,6 +240,46 @@ const MIGRATIONS: &[&str] = &[
     // calls as JSON, the name of the tool a result belongs to).
     "ALTER TABLE messages ADD COLUMN tool_calls TEXT;
      ALTER TABLE messages ADD COLUMN tool_name TEXT;",
+    // 7: dev-mode transcripts: tasks, their iterations, and each version of
+    // each file an iteration wrote (iteration 0: before the task).
+    "CREATE TABLE dev_tasks (
+        id INTEGER PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        project TEXT NOT NULL,
+        language TEXT NOT NULL,
+        model TEXT NOT NULL,
+        task TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'running',
+        iterations INTEGER NOT NULL DEFAULT 0,
+        passed_at INTEGER,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        elapsed_ms REAL NOT NULL DEFAULT 0,
+        finished_at INTEGER
+     );
+     CREATE TABLE dev_iterations (
+        task_id INTEGER NOT NULL REFERENCES dev_tasks(id) ON DELETE CASCADE,
+        n INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        prompt TEXT NOT NULL,
+        response TEXT NOT NULL,
+        passed INTEGER NOT NULL,
+        format_error TEXT,
+        checks TEXT NOT NULL,
+        feedback TEXT,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        elapsed_ms REAL NOT NULL,
+        record_id TEXT,
+        PRIMARY KEY (task_id, n)
+     );
+     CREATE TABLE dev_files (
+        task_id INTEGER NOT NULL REFERENCES dev_tasks(id) ON DELETE CASCADE,
+        iteration INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        content TEXT NOT NULL,
+        PRIMARY KEY (task_id, iteration, path)
+     );",
 ];
 
 pub struct Store {

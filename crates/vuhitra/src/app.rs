@@ -71,6 +71,26 @@ impl App {
         })
     }
 
+    /// What a sandboxed command gets: the configured limits, no network,
+    /// and `sub` (a directory inside the workspace) as its working directory,
+    /// as the executor sees it (the container mounts the workspace at /workspace).
+    pub fn sandbox_spec(&self, ws: &vuhitra_sandbox::Workspace, sub: &std::path::Path) -> vuhitra_sandbox::RunSpec {
+        let limits = self.config.sandbox;
+        let root = if self.config.sandbox_container.is_some() { "/workspace".as_ref() } else { ws.root() };
+        vuhitra_sandbox::RunSpec {
+            program: String::new(),
+            args: Vec::new(),
+            workdir: if sub.as_os_str().is_empty() { root.to_path_buf() } else { root.join(sub) },
+            timeout: Duration::from_secs(limits.timeout_secs),
+            cpu_seconds: limits.cpu_secs,
+            memory_bytes: limits.memory_bytes,
+            file_size_bytes: self.config.max_uploaded_file_size,
+            max_processes: limits.max_processes,
+            output_cap: limits.max_output_bytes as usize,
+            network: false,
+        }
+    }
+
     /// The heuristics and prompt-cache backend (Elasticsearch or embedded).
     pub async fn intel(&self) -> anyhow::Result<Intel> {
         Ok(Intel::open(&IntelSettings::from_config(&self.config), crate::output::warn).await?)

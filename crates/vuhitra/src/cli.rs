@@ -75,6 +75,9 @@ pub enum Command {
     /// Run a script or a command in the sandbox, with limits and no network.
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
+    /// Dev mode: the model writes code, the sandbox runs it and its tests, failures go back to the model.
+    #[command(after_help = DEV_HELP, args_conflicts_with_subcommands = true)]
+    Dev(DevArgs),
     /// Profile a data file: types, nulls, distinct values, statistics, top values, histograms, correlations.
     #[command(after_help = ANALYZE_HELP)]
     Analyze(AnalyzeArgs),
@@ -121,8 +124,9 @@ Keywords in the prompt are taken out of the text and acted on:
                 Example: vuhitra chat \"@analyze @file:sales.csv top 3 regions by amount\"
   @upload       copy the @file:/-f files into the workspace (MAX_UPLOADED_FILE_SIZE) first;
                 alone, without a question, it only uploads
-  @devmode @spark
-                reserved for features still to come; using one stops with a message.
+  @devmode      dev mode with the rest of the prompt as the task (see `vuhitra dev --help`):
+                the model writes files, the sandbox runs them, failures go back
+  @spark        reserved for a feature still to come; using it stops with a message.
 
 Every answer is recorded in heuristics (ENABLE_HEURISTICS) with an id:
 rate it with `vuhitra rate ID 0-5` (or /rate in the REPL).
@@ -328,6 +332,102 @@ pub enum FilesCommand {
         #[arg(long)]
         all: bool,
     },
+}
+
+const DEV_HELP: &str = "\
+Examples:
+  vuhitra dev \"write fizzbuzz in main.py with pytest tests\"
+  vuhitra dev --dir calc --language javascript \"add(a, b) in sum.js, tested\"
+  vuhitra dev --dir calc --watch               (open the project; re-check on every save)
+  vuhitra --json dev --prod --dir calc \"make the tests pass\"   (scripts and CI)
+  vuhitra dev history;  vuhitra dev show 3 --iteration 2
+
+Each iteration the model (MODEL_CODE, else MODEL) answers with files: a path on
+its own line then the whole file in a ``` block, the path in the fence
+(```python app.py), or <<<<<<< SEARCH / ======= / >>>>>>> REPLACE edits.
+Files are written atomically and only inside the project directory
+(WORKSPACE_PATH/projects/DIR). The program (main.py, main.js) and the tests
+(pytest for test_*.py, node --test for *.test.js, or --test-cmd) then run in
+the sandbox, with its limits and no network. A pass ends the task with a diff;
+a failure, trimmed to the first error, goes back to the model. At most
+MAX_ITERATIONS_DEV iterations (--prod: MAX_ITERATIONS_PROD), counted over the
+session. After a pass, type a change to go on, or `exit`. Ctrl-C stops the
+current iteration and keeps the files. Every iteration is kept in the store
+(`dev history`, `dev show`) and recorded in heuristics.";
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    #[command(subcommand)]
+    pub command: Option<DevCommand>,
+    #[command(flatten)]
+    pub run: DevRunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Dev tasks, latest first: project, language, status, iterations, tokens.
+    History {
+        /// How many to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One task's transcript: each iteration's files, checks and feedback.
+    Show {
+        /// The task's id (from `dev history`).
+        id: i64,
+        /// Show this iteration in full: the prompt, the answer, the files and the check output.
+        #[arg(long, value_name = "N")]
+        iteration: Option<i64>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DevRunArgs {
+    /// The task (words are joined); without one, dev mode asks for it.
+    pub task: Vec<String>,
+    /// The project's language (default: what its files are, else python).
+    #[arg(short, long, value_enum)]
+    pub language: Option<DevLanguage>,
+    /// The project directory inside WORKSPACE_PATH/projects, created or opened
+    /// (default: a new one named after the task).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<String>,
+    /// Iterations for this session (overrides MAX_ITERATIONS_DEV / MAX_ITERATIONS_PROD).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_iterations: Option<u32>,
+    /// The test command, run with sh in the project directory in the sandbox, instead of pytest / node --test.
+    #[arg(long, value_name = "CMD")]
+    pub test_cmd: Option<String>,
+    /// A file the model sees but may not change, such as tests you wrote (repeat for more).
+    #[arg(long, value_name = "PATH")]
+    pub read_only: Vec<String>,
+    /// Between tasks, watch the project and re-run the checks when a file changes; a new failure goes to the model.
+    #[arg(long)]
+    pub watch: bool,
+    /// One task, no questions (for scripts and CI): MAX_ITERATIONS_PROD, exit 1 when the limit is reached.
+    #[arg(long, conflicts_with = "watch")]
+    pub prod: bool,
+    /// Install the project's dependencies (requirements.txt into .venv, package.json with npm) in the sandbox, with network.
+    #[arg(long)]
+    pub allow_install: bool,
+    /// Model to use (overrides MODEL_CODE and MODEL).
+    #[arg(short, long)]
+    pub model: Option<String>,
+    /// Do not show failures to the model: every iteration starts afresh from the task (a baseline for benchmarks).
+    #[arg(long)]
+    pub no_feedback: bool,
+    /// Sampling temperature (default 0.2).
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f32>,
+    /// Longest answer per iteration, in tokens (a model that rambles is cut off there).
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_tokens: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DevLanguage {
+    Python,
+    Javascript,
 }
 
 #[derive(Debug, Args)]

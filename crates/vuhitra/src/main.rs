@@ -62,6 +62,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<exit::Status> {
                 failed => Ok(failed),
             }
         }
+        Command::Dev(args) => commands::dev::run(&app, &rt, args),
         Command::Analyze(args) => rt.block_on(commands::data::analyze(&app, args)),
         Command::Sql(args) => done(rt.block_on(commands::data::sql(&app, args))),
         Command::Data(cmd) => done(rt.block_on(commands::data::frames_command(&app, cmd))),

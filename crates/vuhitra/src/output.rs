@@ -60,6 +60,17 @@ pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// Text on one line (whitespace runs become one space), at most `max`
+/// characters, an ellipsis marking a cut: for table cells.
+pub fn one_line(text: &str, max: usize) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if joined.chars().count() <= max {
+        joined
+    } else {
+        format!("{}…", joined.chars().take(max.saturating_sub(1)).collect::<String>())
+    }
+}
+
 /// Dim text on a terminal, plain elsewhere.
 pub fn dim(text: &str) -> String {
     if stderr_is_tty() {

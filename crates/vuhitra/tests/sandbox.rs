@@ -11,14 +11,8 @@ use std::os::unix::fs::PermissionsExt;
 use common::TestEnv;
 use serde_json::Value;
 
-/// A test env whose workspace the sandbox account can reach (tempdirs are
-/// 0700, and the suite runs as root in CI).
 fn env() -> TestEnv {
-    let mut env = TestEnv::new();
-    std::fs::set_permissions(env.home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let ws = env.home.path().join("workspace").display().to_string();
-    env.set("WORKSPACE_PATH", &ws);
-    env
+    TestEnv::with_sandbox_workspace()
 }
 
 fn workspace_entries(env: &TestEnv) -> Vec<String> {

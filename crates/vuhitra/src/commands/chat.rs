@@ -55,7 +55,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
     let cancel = app.cancel_token(rt.handle());
     match rt.block_on(chat.dispatch(&prepared, named.as_deref(), &cancel, !app.json))? {
         Dispatched::Uploaded => Ok(Status::Success),
-        Dispatched::Asked(status) => Ok(status),
+        Dispatched::Asked(status) | Dispatched::Developed(status) => Ok(status),
         Dispatched::Answered(outcome) => {
             if app.json {
                 output::json(&completion_json(&outcome, convo.session.as_ref().map(|(_, n)| n.as_str()), &prepared));
@@ -88,6 +88,8 @@ pub enum Dispatched {
     Asked(Status),
     /// A chat turn; the answer was streamed when asked to.
     Answered(TurnOutcome),
+    /// `@devmode`: the task ran in dev mode (and was reported).
+    Developed(Status),
 }
 
 impl Chat<'_> {
@@ -110,6 +112,9 @@ impl Chat<'_> {
                 let status =
                     super::ask::answer_in_chat(app, self.pipeline, prompt, files, data_model, last, cancel).await?;
                 Ok(Dispatched::Asked(status))
+            }
+            Action::DevTask => {
+                Ok(Dispatched::Developed(super::dev::from_chat(app, &prompt.question, data_model).await?))
             }
             Action::Answer => {
                 self.pipeline.ensure_intel(prompt).await?;

@@ -101,15 +101,6 @@ pub async fn run(app: &App, cmd: HeuristicsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= n {
-        one_line
-    } else {
-        format!("{}…", one_line.chars().take(n - 1).collect::<String>())
-    }
-}
-
 fn row(r: &HeuristicRecord) -> Vec<String> {
     vec![
         r.id.clone(),
@@ -121,7 +112,7 @@ fn row(r: &HeuristicRecord) -> Vec<String> {
         format!("{:.0}", r.total_ms),
         r.tokens_per_second.map_or("-".into(), |t| format!("{t:.1}")),
         r.rating.map_or("-".into(), |x| x.to_string()),
-        truncate(&r.prompt, 48),
+        output::one_line(&r.prompt, 48),
     ]
 }
 

@@ -83,6 +83,7 @@ const FEATURES: &[(&str, &str)] = &[
     ("routing", "chat"),
     ("uploads", "upload"),
     ("workspace files", "files"),
+    ("dev mode", "dev"),
     ("sandbox run", "run"),
     ("analyze", "analyze"),
     ("reports", "analyze"),

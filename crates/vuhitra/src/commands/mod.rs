@@ -6,6 +6,7 @@ pub mod chat;
 pub mod completions;
 pub mod config;
 pub mod data;
+pub mod dev;
 pub mod doctor;
 pub mod files;
 pub mod heuristics;

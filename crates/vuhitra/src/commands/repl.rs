@@ -31,7 +31,8 @@ Commands:
   /exit            leave (Ctrl-D works too)
 Keywords in a message: @file:PATH attaches a file, @cache / @nocache use or skip
 the prompt cache, @analyze @file:data.csv QUESTION asks about data with checked SQL,
-@upload @file:PATH copies the file into the workspace.
+@upload @file:PATH copies the file into the workspace, @devmode TASK runs the task
+in dev mode (the model writes files, the sandbox runs them and their tests).
 Multi-line input: end a line with \\ or open a ``` block.
 Ctrl-C cancels an answer in progress.";
 
@@ -98,7 +99,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
                 super::chat::report_turn(&t, true);
             }
             // Text attachments wait for the next chat message.
-            Ok(Dispatched::Uploaded | Dispatched::Asked(_)) => pending = attached,
+            Ok(Dispatched::Uploaded | Dispatched::Asked(_) | Dispatched::Developed(_)) => pending = attached,
             Err(e) => {
                 if matches!(prepared.action, Action::Answer) {
                     outln("");

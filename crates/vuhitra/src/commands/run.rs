@@ -46,18 +46,14 @@ pub async fn run(app: &App, args: RunArgs, cancel: &CancellationToken) -> anyhow
         None => (first.clone(), vec![]),
     };
     argv.extend(rest.iter().cloned());
-    let limits = app.config.sandbox;
+    let base = app.sandbox_spec(&ws, Path::new(""));
     let spec = RunSpec {
         program,
         args: argv,
-        workdir: if app.config.sandbox_container.is_some() { "/workspace".into() } else { ws.root().to_path_buf() },
-        timeout: Duration::from_secs(args.timeout.unwrap_or(limits.timeout_secs)),
-        cpu_seconds: limits.cpu_secs,
-        memory_bytes: args.memory.unwrap_or(limits.memory_bytes),
-        file_size_bytes: app.config.max_uploaded_file_size,
-        max_processes: limits.max_processes,
-        output_cap: limits.max_output_bytes as usize,
+        timeout: args.timeout.map_or(base.timeout, Duration::from_secs),
+        memory_bytes: args.memory.unwrap_or(base.memory_bytes),
         network: args.network,
+        ..base
     };
     let outcome = app.executor()?.run(&spec, cancel).await?;
     report(app, &spec, &outcome)

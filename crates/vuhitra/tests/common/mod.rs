@@ -27,6 +27,17 @@ impl TestEnv {
         TestEnv { home: tempfile::tempdir().unwrap(), cwd: tempfile::tempdir().unwrap(), vars: Vec::new() }
     }
 
+    /// A test env whose workspace the sandbox account can reach (tempdirs
+    /// are 0700, and the suite runs as root in CI).
+    pub fn with_sandbox_workspace() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let mut env = TestEnv::new();
+        std::fs::set_permissions(env.home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ws = env.home.path().join("workspace").display().to_string();
+        env.set("WORKSPACE_PATH", &ws);
+        env
+    }
+
     /// A test env pointed at the real Ollama started by scripts/test.
     pub fn with_ollama(o: &Ollama) -> Self {
         let mut env = TestEnv::new();
