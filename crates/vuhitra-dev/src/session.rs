@@ -193,12 +193,14 @@ impl<'p> DevSession<'p> {
         self.task_start = self.project.snapshot();
     }
 
-    /// A failure found outside the loop (the watcher, after the user's
-    /// edit): the next iteration starts from it.
+    /// A failure found outside the loop (on opening the project, or by the
+    /// watcher after the user's edit) starts a new task from it: the model
+    /// sees it with the task until the task ends.
     pub fn offer_failure(&mut self, failure: &str) {
         if self.task.is_empty() {
             self.task = "Make the project's checks pass.".into();
         }
+        self.exchanges.clear();
         self.task_start = self.project.snapshot();
         self.offered = Some(prompt::feedback_after_edit(failure));
     }
@@ -210,9 +212,13 @@ impl<'p> DevSession<'p> {
 
     fn messages(&self) -> Vec<Message> {
         let files_shown = if self.settings.feedback { self.project.snapshot() } else { self.task_start.clone() };
+        let mut task = prompt::task(&self.task, &files_shown, self.lang, &self.settings.read_only);
+        if let Some(offered) = &self.offered {
+            task.push_str(&format!("\n\n{offered}"));
+        }
         let mut messages = vec![
             Message::new(Role::System, prompt::system(self.lang, self.settings.allow_install)),
-            Message::new(Role::User, prompt::task(&self.task, &files_shown, self.lang, &self.settings.read_only)),
+            Message::new(Role::User, task),
         ];
         if !self.settings.feedback {
             return messages;
@@ -221,9 +227,6 @@ impl<'p> DevSession<'p> {
         for (answer, feedback) in &self.exchanges[skip..] {
             messages.push(Message::new(Role::Assistant, answer.clone()));
             messages.push(Message::new(Role::User, feedback.clone()));
-        }
-        if let Some(offered) = &self.offered {
-            messages.push(Message::new(Role::User, offered.clone()));
         }
         messages
     }
@@ -306,7 +309,6 @@ impl<'p> DevSession<'p> {
         if let Some(f) = &it.feedback {
             self.exchanges.push((it.response.clone(), f.clone()));
         }
-        self.offered = None;
         it.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         observer.finished(&it).await;
         Ok(it)

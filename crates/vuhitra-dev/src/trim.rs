@@ -44,7 +44,10 @@ pub fn pytest(stdout: &str) -> String {
         if l.starts_with("!!!!") || (l.starts_with("====") && (l.contains("FAILURES") || l.contains("ERRORS"))) {
             continue;
         }
-        if l.starts_with("/usr/lib/python") || l.contains("site-packages/") && !l.starts_with(' ') {
+        if l.starts_with("/usr/lib/python")
+            || l.starts_with("<frozen ")
+            || l.contains("site-packages/") && !l.starts_with(' ')
+        {
             in_stdlib_frame = true;
             continue;
         }
@@ -85,7 +88,8 @@ pub fn python_traceback(text: &str) -> Option<String> {
             rest.push(*l);
         }
     }
-    frames.retain(|f| !f[0].contains("/usr/lib/python") && !f[0].contains("site-packages"));
+    frames
+        .retain(|f| !f[0].contains("/usr/lib/python") && !f[0].contains("site-packages") && !f[0].contains("<frozen "));
     let kept = frames.len().saturating_sub(FRAMES);
     let mut out = vec!["Traceback (most recent call last):".to_string()];
     if kept > 0 {
@@ -210,11 +214,12 @@ FAILED test_solution.py::test_add - assert -1 == 3
             _________________________ ERROR collecting test_add.py _________________________\n\
             ImportError while importing test module '/w/test_add.py'.\nTraceback:\n\
             /usr/lib/python3.11/importlib/__init__.py:126: in import_module\n    return _bootstrap._gcd_import(name[level:], package, level)\n\
+            <frozen importlib._bootstrap>:1206: in _gcd_import\n    ???\n\
             test_add.py:2: in <module>\n    from calc import add\nE   ModuleNotFoundError: No module named 'calc'\n\
             =========================== short test summary info ============================\nERROR test_add.py\n1 error in 0.08s\n";
         let t = pytest(out);
         assert!(t.starts_with("ERROR collecting test_add.py\n"), "{t}");
-        assert!(!t.contains("importlib") && !t.contains("_gcd_import"), "{t}");
+        assert!(!t.contains("importlib") && !t.contains("_gcd_import") && !t.contains("???"), "{t}");
         assert!(t.contains("test_add.py:2: in <module>\n    from calc import add\nE   ModuleNotFoundError"), "{t}");
     }
 

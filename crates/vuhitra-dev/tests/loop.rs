@@ -278,3 +278,27 @@ async fn without_feedback_every_iteration_starts_from_the_task() {
     assert!(requests[1].messages[1].content.contains("The project is empty."));
     assert_ne!(requests[0].options.seed, requests[1].options.seed, "fresh attempts are sampled apart");
 }
+
+#[tokio::test]
+async fn after_a_pass_a_change_goes_on_in_the_same_session() {
+    assert!(has_pytest(), "python3 with pytest is needed (scripts/services installs python3-pytest)");
+    let dir = tempfile::tempdir().unwrap();
+    let project = Project::open(dir.path(), "more", None).unwrap();
+    let sub = "calc.py\n```python\ndef add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n```\n";
+    let model = Scripted::new(&[&format!("{RIGHT}\n{TEST}"), sub]);
+    let mut session = DevSession::new(&project, &lang::Python, settings(project.root(), 5));
+    session.begin("add(a, b) in calc.py, tested");
+    let mut seen = Seen::default();
+    let end = session.run_task(&model, &Direct, &mut seen, &CancellationToken::new()).await;
+    assert!(matches!(end, TaskEnd::Passed { at: 1 }), "{end:?}");
+    session.begin("also sub(a, b)");
+    let end = session.run_task(&model, &Direct, &mut seen, &CancellationToken::new()).await;
+    assert!(matches!(end, TaskEnd::Passed { at: 2 }), "the count goes on over the session: {end:?}");
+    assert_eq!(session.remaining(), 3);
+    let second = model.last_user_message(1);
+    assert!(second.contains("add(a, b) in calc.py, tested") && second.contains("Then: also sub(a, b)"), "{second}");
+    assert!(second.contains("def add(a, b):"), "the model sees the files as they are now: {second}");
+    // The diff is the follow-up's own.
+    let diff = session.diff();
+    assert!(diff.contains("+def sub(a, b):") && !diff.contains("test_calc.py"), "{diff}");
+}

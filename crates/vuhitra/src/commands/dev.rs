@@ -178,8 +178,11 @@ async fn session(
         }
         return last.status();
     };
-    // Interactive: a change after a pass, a new try after the limit is not
-    // possible; the watcher offers new failures.
+    // Interactive: the user asks for changes until the iterations run out
+    // or they leave; with --watch an edit re-runs the checks and a new
+    // failure goes to the model. A task that failed is reported and the
+    // session goes on; the exit status is the last task's.
+    last.surface();
     let mut watcher = if args.watch { Some(Watcher::new(&project)?) } else { None };
     let mut known = project.snapshot();
     loop {
@@ -204,12 +207,14 @@ async fn session(
             Next::Line(Some(l)) => {
                 session.begin(l.trim());
                 last = run_one(&mut ctx, &mut session, l.trim(), &client, &exec, &cancel).await?;
+                last.surface();
             }
             Next::Changed => {
                 eprintln!("\nfiles changed: running the checks");
                 if open_checks(&mut ctx, &mut session, &exec, &cancel).await?.is_some() {
                     last = run_one(&mut ctx, &mut session, "fix the failure after a change", &client, &exec, &cancel)
                         .await?;
+                    last.surface();
                 }
             }
         }
@@ -349,6 +354,14 @@ impl TaskReport {
             "summary": "the checks pass; nothing to do",
         });
         TaskReport { end: "passed", json, error: None }
+    }
+
+    /// In the REPL: shows the task's error now (message and hint) instead
+    /// of ending the session with it.
+    fn surface(&mut self) {
+        if let Some(e) = self.error.take() {
+            crate::exit::report(&e, false);
+        }
     }
 
     fn status(self) -> anyhow::Result<Status> {
