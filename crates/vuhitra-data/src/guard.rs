@@ -2,6 +2,7 @@
 //! a query (SELECT, WITH … SELECT, set operations of those), and no
 //! SELECT … INTO. The model's SQL never reaches anything else.
 
+use datafusion::execution::context::SQLOptions;
 use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -14,6 +15,19 @@ pub fn read_only_select(sql: &str) -> Result<(), String> {
         [_] => Err("only a SELECT query is allowed".into()),
         _ => Err(format!("one statement only, not {}", statements.len())),
     }
+}
+
+/// The engine's own refusal, a second line behind the parser check and the
+/// default for the user's `vuhitra sql`: no DDL (CREATE, DROP), no DML
+/// (INSERT, COPY … TO), no statements (SET, transactions), anywhere in the
+/// plan, subqueries included.
+pub fn read_only_options() -> SQLOptions {
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
+}
+
+/// Whether a planning error is [`read_only_options`] refusing the statement.
+pub fn refused_as_writing(message: &str) -> bool {
+    ["DDL not supported", "DML not supported", "Statement not supported"].iter().any(|m| message.contains(m))
 }
 
 fn check_body(body: &SetExpr) -> Result<(), String> {

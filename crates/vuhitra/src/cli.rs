@@ -232,7 +232,10 @@ Examples:
 
 A file's name (without extension) is its table name; workspace files are
 tables too. Output: a table on a terminal, or --format csv|json|parquet
-(parquet needs --out; --out picks the format from its extension).";
+(parquet needs --out; --out picks the format from its extension).
+
+Read-only by default: statements that create, change or write data or files
+(CREATE, DROP, INSERT, COPY … TO, SET) are refused unless --write is given.";
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -299,6 +302,10 @@ pub struct SqlArgs {
     /// Write the result to this file instead of stdout.
     #[arg(short, long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Allow statements that create, change or write data or files (CREATE, DROP, INSERT,
+    /// COPY … TO, SET); without it `sql` only reads.
+    #[arg(long)]
+    pub write: bool,
 }
 
 #[derive(Debug, Args)]

@@ -572,3 +572,21 @@ fn the_html_report_renders_in_chromium() {
     assert_eq!(heat["bars"].as_array().unwrap().len(), 9, "{heat}");
     assert!(r["height"].as_u64().unwrap() > 600, "{r}");
 }
+
+#[test]
+fn sql_is_read_only_unless_write_is_given() {
+    let env = TestEnv::new();
+    env.file("t.csv", "a\n1\n2\n");
+    let target = env.cwd.path().join("copied.csv");
+    let copy = format!("COPY (SELECT 1 AS x) TO '{}'", target.display());
+    for statement in [copy.as_str(), "DROP TABLE t", "CREATE TABLE u AS SELECT 1", "INSERT INTO t VALUES (3)", "SET datafusion.execution.batch_size = 1"] {
+        let r = env.run(&["sql", statement, "--table", "t.csv"]).fails_with(2);
+        assert!(r.stderr.contains("vuhitra sql is read-only") && r.stderr.contains("--write"), "{statement}: {}", r.stderr);
+    }
+    assert!(!target.exists(), "a refused COPY wrote nothing");
+    // Reading is untouched; --write lets the statement run.
+    let j = env.run(&["--json", "sql", "SELECT count(*) AS n FROM t", "--table", "t.csv"]).ok().json();
+    assert_eq!(j[0]["n"], 2);
+    env.run(&["sql", &copy, "--write"]).ok();
+    assert!(target.exists(), "COPY … TO ran with --write");
+}

@@ -148,7 +148,7 @@ async fn sql_step(
     };
     let outcome = match vuhitra_data::guard::read_only_select(&sql) {
         Err(refused) => Err(format!("refused: {refused}")),
-        Ok(()) => match ctx.sql(&sql).await {
+        Ok(()) => match ctx.sql_with_options(&sql, vuhitra_data::guard::read_only_options()).await {
             Err(e) => Err(e.to_string()),
             Ok(df) => df.collect().await.map_err(|e| e.to_string()),
         },

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use vuhitra_data::datafusion::arrow::array::RecordBatch;
+use vuhitra_data::datafusion::execution::context::SQLOptions;
 use vuhitra_data::datafusion::prelude::SessionContext;
 use vuhitra_data::load::{register, table_name};
 use vuhitra_data::profile::{format_number, sparkline, ColumnKind};
@@ -375,8 +376,19 @@ pub async fn sql(app: &App, args: SqlArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| args.out.as_ref().and_then(|o| o.extension()).map(|e| e.to_string_lossy().to_ascii_lowercase()))
         .unwrap_or_else(|| if app.json { "json".into() } else { "table".into() });
-    // Planning reads no rows: its errors are about the query.
-    let df = ctx.sql(&args.query).await.map_err(|e| DataError::Query(e.to_string()))?;
+    // Planning reads no rows: its errors are about the query. Read-only
+    // unless --write: the engine refuses DDL, DML (COPY … TO) and statements.
+    let options = if args.write { SQLOptions::new() } else { vuhitra_data::guard::read_only_options() };
+    let df = ctx.sql_with_options(&args.query, options).await.map_err(|e| {
+        let message = e.to_string();
+        if !args.write && vuhitra_data::guard::refused_as_writing(&message) {
+            return crate::exit::usage(
+                format!("vuhitra sql is read-only: {}", message.trim_start_matches("Error during planning: ")),
+                Some("add --write to run statements that create, change or write data or files"),
+            );
+        }
+        DataError::Query(message).into()
+    })?;
     if format == "parquet" {
         let Some(out) = &args.out else {
             return Err(crate::exit::usage("Parquet output needs --out PATH", None));
