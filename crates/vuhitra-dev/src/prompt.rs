@@ -44,8 +44,7 @@ pub fn task(task: &str, files: &Snapshot, lang: &dyn Language, read_only: &[Stri
         used += text.len();
         let fence = if text.contains("```") { "````" } else { "```" };
         let info = if lang.is_source(path) { lang.fence() } else { "" };
-        let note = if read_only.iter().any(|r| r.trim_start_matches("./") == path) { " (read-only)" } else { "" };
-        out.push_str(&format!("\n{path}{note}\n{fence}{info}\n{text}"));
+        out.push_str(&format!("\n{path}\n{fence}{info}\n{text}"));
         if !text.ends_with('\n') && !text.is_empty() {
             out.push('\n');
         }
@@ -53,6 +52,9 @@ pub fn task(task: &str, files: &Snapshot, lang: &dyn Language, read_only: &[Stri
     }
     if !listed.is_empty() {
         out.push_str(&format!("\nAlso in the project (not shown): {}\n", listed.join(", ")));
+    }
+    if !read_only.is_empty() {
+        out.push_str(&format!("\nRead-only, do not write these files: {}\n", read_only.join(", ")));
     }
     out
 }

@@ -579,9 +579,19 @@ fn sql_is_read_only_unless_write_is_given() {
     env.file("t.csv", "a\n1\n2\n");
     let target = env.cwd.path().join("copied.csv");
     let copy = format!("COPY (SELECT 1 AS x) TO '{}'", target.display());
-    for statement in [copy.as_str(), "DROP TABLE t", "CREATE TABLE u AS SELECT 1", "INSERT INTO t VALUES (3)", "SET datafusion.execution.batch_size = 1"] {
+    for statement in [
+        copy.as_str(),
+        "DROP TABLE t",
+        "CREATE TABLE u AS SELECT 1",
+        "INSERT INTO t VALUES (3)",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
         let r = env.run(&["sql", statement, "--table", "t.csv"]).fails_with(2);
-        assert!(r.stderr.contains("vuhitra sql is read-only") && r.stderr.contains("--write"), "{statement}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("vuhitra sql is read-only") && r.stderr.contains("--write"),
+            "{statement}: {}",
+            r.stderr
+        );
     }
     assert!(!target.exists(), "a refused COPY wrote nothing");
     // Reading is untouched; --write lets the statement run.
