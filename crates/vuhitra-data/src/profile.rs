@@ -6,7 +6,9 @@
 //! streams, so a file larger than memory profiles in bounded memory
 //! (distinct counts and quartiles are sketches); a small file is read into
 //! memory once beforehand (`Loaded::read_into_memory`) so the passes do not
-//! parse it again.
+//! parse it again, and then its distinct counts and quartiles are exact
+//! (`count(DISTINCT)`, sorted values): sketches are used only where
+//! streaming needs them, and such figures are marked `approximate`.
 
 use std::time::Instant;
 
@@ -47,15 +49,19 @@ pub struct ColumnProfile {
     pub data_type: String,
     pub kind: ColumnKind,
     pub nulls: u64,
-    /// Approximate (HyperLogLog) for large columns.
+    /// Exact for data in memory; a sketch (HyperLogLog) when streamed, then
+    /// `approximate`. Never more than the non-null values.
     pub distinct: Option<u64>,
     pub min: Option<String>,
     pub max: Option<String>,
     pub mean: Option<f64>,
     pub std: Option<f64>,
-    /// Approximate 25th, 50th and 75th percentiles (t-digest, like
-    /// DataFusion's `approx_percentile_cont`).
+    /// The 25th, 50th and 75th percentiles, linearly interpolated between
+    /// the sorted values (as pandas does) for data in memory; a t-digest
+    /// estimate (as DataFusion's `approx_percentile_cont`) when streamed.
     pub quartiles: Option<[f64; 3]>,
+    /// Whether the distinct count or the quartiles are sketch estimates.
+    pub approximate: bool,
     pub top_values: Vec<(String, u64)>,
     /// Counts in equal-width buckets from min to max: ten, or one per value
     /// for integers of a narrower range.
@@ -117,25 +123,30 @@ enum Distinct {
     Scan,
 }
 
-fn distinct_method(dt: &DataType, kind: ColumnKind) -> Distinct {
+fn distinct_method(dt: &DataType, kind: ColumnKind, exact: bool) -> Distinct {
     match kind {
+        ColumnKind::Boolean => Distinct::Scan,
+        _ if exact => Distinct::Exact,
         ColumnKind::Text => Distinct::Sql,
         ColumnKind::Numeric if dt.is_integer() => Distinct::Sql,
-        ColumnKind::Numeric | ColumnKind::Temporal | ColumnKind::Boolean => Distinct::Scan,
+        ColumnKind::Numeric | ColumnKind::Temporal => Distinct::Scan,
         ColumnKind::Other => Distinct::Exact,
     }
 }
 
 /// Whether the scan sketches the column's distinct count.
-pub(crate) fn sketched(dt: &DataType, kind: ColumnKind) -> bool {
-    kind != ColumnKind::Boolean && distinct_method(dt, kind) == Distinct::Scan
+pub(crate) fn sketched(dt: &DataType, kind: ColumnKind, exact: bool) -> bool {
+    kind != ColumnKind::Boolean && distinct_method(dt, kind, exact) == Distinct::Scan
 }
 
 fn is_ordered(kind: ColumnKind) -> bool {
     matches!(kind, ColumnKind::Numeric | ColumnKind::Text | ColumnKind::Temporal)
 }
 
-pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
+/// Profiles `table`. With `exact` (the data is in memory, or small),
+/// distinct counts and quartiles are exact; without, they are sketched in
+/// bounded memory and marked approximate.
+pub async fn profile(ctx: &SessionContext, table: &str, exact: bool) -> Result<Profile> {
     let df = ctx.table(table).await.map_err(|e| DataError::Query(e.to_string()))?;
     let schema = df.schema().as_arrow().clone();
     let t = quote(table);
@@ -146,7 +157,7 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
     for (name, dt, kind) in &columns {
         let c = quote(name);
         select.push(format!("count({c})"));
-        match distinct_method(dt, *kind) {
+        match distinct_method(dt, *kind, exact) {
             Distinct::Sql => select.push(format!("approx_distinct({c})")),
             Distinct::Exact => select.push(format!("count(DISTINCT {c})")),
             Distinct::Scan => {}
@@ -169,9 +180,11 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
     let mut profiles = Vec::new();
     for (name, dt, kind) in &columns {
         let non_null = f64_at(&next(), 0).unwrap_or(0.0) as u64;
-        let distinct = match distinct_method(dt, *kind) {
+        let method = distinct_method(dt, *kind, exact);
+        let distinct = match method {
             Distinct::Scan => None,
-            _ => f64_at(&next(), 0).map(|v| v as u64),
+            // A sketch can overshoot; there are never more distinct values than values.
+            _ => f64_at(&next(), 0).map(|v| (v as u64).min(non_null)),
         };
         let (min, max) = if is_ordered(*kind) { (string_at(&next(), 0), string_at(&next(), 0)) } else { (None, None) };
         profiles.push(ColumnProfile {
@@ -185,6 +198,7 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
             mean: None,
             std: None,
             quartiles: None,
+            approximate: method == Distinct::Sql,
             top_values: Vec::new(),
             histogram: Vec::new(),
         });
@@ -193,7 +207,7 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<Profile> {
     // Pass 2: numbers, dates and booleans, in Rust.
     let started = Instant::now();
     let types: Vec<DataType> = columns.iter().map(|(_, dt, _)| dt.clone()).collect();
-    let correlations = crate::scan::scan(ctx, &t, rows, &types, &mut profiles).await?;
+    let correlations = crate::scan::scan(ctx, &t, rows, &types, &mut profiles, exact).await?;
     tracing::debug!("profile {table}: scan in {:.1?}", started.elapsed());
 
     // Top values of text columns.

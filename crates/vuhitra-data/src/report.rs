@@ -136,7 +136,7 @@ fn card(h: &mut String, c: &ColumnProfile, rows: u64) {
     let share = if rows == 0 { 0.0 } else { 100.0 * c.nulls as f64 / rows as f64 };
     item("nulls", format!("{} ({share:.1}%)", c.nulls));
     if let Some(d) = c.distinct {
-        item("distinct", format!("≈ {d}"));
+        item("distinct", if c.approximate { format!("≈ {d}") } else { d.to_string() });
     }
     if let (Some(lo), Some(hi)) = (&c.min, &c.max) {
         let term = if c.kind == ColumnKind::Temporal { "range" } else { "min … max" };
@@ -145,7 +145,8 @@ fn card(h: &mut String, c: &ColumnProfile, rows: u64) {
     if c.kind == ColumnKind::Numeric {
         item("mean ± std", format!("{} ± {}", number(c.mean), number(c.std)));
         if let Some([q1, q2, q3]) = c.quartiles {
-            item("quartiles", format!("{} · {} · {}", number(Some(q1)), number(Some(q2)), number(Some(q3))));
+            let about = if c.approximate { "≈ " } else { "" };
+            item("quartiles", format!("{about}{} · {} · {}", number(Some(q1)), number(Some(q2)), number(Some(q3))));
         }
     }
     h.push_str("</dl>");

@@ -130,6 +130,8 @@ struct ColumnScan {
     histogram: Vec<u64>,
     sketch: Option<DistinctSketch>,
     digest: Option<TDigest>,
+    /// Every finite value, for exact quartiles of data in memory.
+    values: Option<Vec<f64>>,
     moments: Moments,
     trues: u64,
 }
@@ -164,6 +166,9 @@ impl ColumnScan {
                     // `merge_unsorted_f64` uses, and equal floats are equal.
                     finite.sort_unstable_by(f64::total_cmp);
                     *d = d.merge_sorted_f64(&finite);
+                }
+                if let Some(all) = &mut self.values {
+                    all.extend_from_slice(&finite);
                 }
                 return Ok(Some(floats));
             }
@@ -202,6 +207,9 @@ impl ColumnScan {
         }
         if let (Some(a), Some(b)) = (&mut self.digest, other.digest) {
             *a = TDigest::merge_digests([&*a, &b]);
+        }
+        if let (Some(a), Some(b)) = (&mut self.values, other.values) {
+            a.extend(b);
         }
         self.moments.merge(other.moments);
         self.trues += other.trues;
@@ -249,11 +257,12 @@ pub(crate) async fn scan(
     rows: u64,
     types: &[DataType],
     profiles: &mut [ColumnProfile],
+    exact: bool,
 ) -> Result<Vec<Correlation>> {
     let mut columns = Vec::new();
     for (k, (p, dt)) in profiles.iter_mut().zip(types).enumerate() {
         let numeric = p.kind == ColumnKind::Numeric;
-        let sketch = sketched(dt, p.kind).then(DistinctSketch::default);
+        let sketch = sketched(dt, p.kind, exact).then(DistinctSketch::default);
         if !(numeric || p.kind == ColumnKind::Boolean || sketch.is_some()) {
             continue;
         }
@@ -277,7 +286,8 @@ pub(crate) async fn scan(
                 _ => {}
             }
         }
-        let digest = numeric.then(|| TDigest::new(DIGEST_SIZE));
+        let digest = (numeric && !exact).then(|| TDigest::new(DIGEST_SIZE));
+        let values = (numeric && exact).then(Vec::new);
         columns.push(ColumnScan {
             column: k,
             kind: p.kind,
@@ -285,6 +295,7 @@ pub(crate) async fn scan(
             histogram,
             sketch,
             digest,
+            values,
             moments: Moments::default(),
             trues: 0,
         });
@@ -342,7 +353,9 @@ pub(crate) async fn scan(
             p.histogram = c.histogram;
         }
         if let Some(h) = c.sketch {
-            p.distinct = Some(h.count());
+            // A sketch can overshoot; there are never more distinct values than values.
+            p.distinct = Some(h.count().min(rows - p.nulls));
+            p.approximate = true;
         }
         if c.kind == ColumnKind::Numeric {
             p.mean = (c.moments.n > 0.0).then_some(c.moments.mean);
@@ -350,6 +363,11 @@ pub(crate) async fn scan(
         }
         if let Some(d) = c.digest.filter(|d| d.count() > 0.0) {
             p.quartiles = Some([0.25, 0.5, 0.75].map(|q| d.estimate_quantile(q)));
+            p.approximate = true;
+        }
+        if let Some(mut all) = c.values.filter(|v| !v.is_empty()) {
+            all.sort_unstable_by(f64::total_cmp);
+            p.quartiles = Some([0.25, 0.5, 0.75].map(|q| interpolated_quantile(&all, q)));
         }
         if c.kind == ColumnKind::Boolean {
             let falses = (rows - p.nulls).saturating_sub(c.trues);
@@ -366,9 +384,25 @@ pub(crate) async fn scan(
     Ok(correlations)
 }
 
+/// The `q` quantile of sorted values, linearly interpolated between the two
+/// nearest ranks (pandas' and NumPy's default).
+fn interpolated_quantile(sorted: &[f64], q: f64) -> f64 {
+    let at = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_interpolate_as_pandas_does() {
+        // pandas: pd.Series([1, 2, 3, 4]).quantile([.25, .5, .75]) == [1.75, 2.5, 3.25]
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!([0.25, 0.5, 0.75].map(|q| interpolated_quantile(&v, q)), [1.75, 2.5, 3.25]);
+        assert_eq!(interpolated_quantile(&[7.0], 0.75), 7.0);
+    }
 
     #[test]
     fn merged_moments_equal_the_whole() {

@@ -600,3 +600,33 @@ fn sql_is_read_only_unless_write_is_given() {
     env.run(&["sql", &copy, "--write"]).ok();
     assert!(target.exists(), "COPY … TO ran with --write");
 }
+
+#[test]
+fn profiles_of_data_in_memory_are_exact_and_streamed_ones_are_marked() {
+    let mut env = TestEnv::new();
+    // 5,000 distinct ids (a sketch said 5,015), and small data whose
+    // quartiles pandas gives exactly: [1, 2, 3, 4] -> 1.75, 2.5, 3.25.
+    let mut csv = String::from("id,x,f\n");
+    for i in 0..5000 {
+        let x = [1, 2, 3, 4][i % 4];
+        csv.push_str(&format!("{i},{x},{}.5\n", i % 7));
+    }
+    env.file("ids.csv", &csv);
+    let j = env.run(&["--json", "analyze", "ids.csv"]).ok().json();
+    let col = |name: &str| column(&j["profile"], name).clone();
+    assert_eq!(col("id")["distinct"], 5000);
+    assert_eq!(col("f")["distinct"], 7);
+    assert_eq!(col("x")["quartiles"], serde_json::json!([1.75, 2.5, 3.25]));
+    assert_eq!(col("id")["approximate"], false);
+    let text = env.run(&["analyze", "ids.csv"]).ok().stdout;
+    assert!(!text.contains('≈'), "{text}");
+    // Streamed (DATA_IN_MEMORY_MAX=0): sketches, marked, and never more
+    // distinct values than values.
+    env.set("DATA_IN_MEMORY_MAX", "0");
+    let j = env.run(&["--json", "analyze", "ids.csv"]).ok().json();
+    let id = column(&j["profile"], "id").clone();
+    assert_eq!(id["approximate"], true);
+    assert!(id["distinct"].as_u64().unwrap() <= 5000, "{id}");
+    let text = env.run(&["analyze", "ids.csv"]).ok().stdout;
+    assert!(text.contains('≈'), "{text}");
+}

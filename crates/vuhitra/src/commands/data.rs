@@ -249,12 +249,31 @@ pub async fn load_source(
             );
         }
     }
-    let profile = vuhitra_data::profile(ctx, name).await.map_err(|e| match e {
+    // Exact distinct counts and quartiles when the data is in memory, or is
+    // a Parquet file of at most EXACT_ROWS rows (its row count is metadata);
+    // sketches only for what must stream.
+    let exact = loaded.in_memory
+        || (loaded.format == Format::Parquet
+            && app.config.data_in_memory_max > 0
+            && row_count(ctx, name).await.is_some_and(|n| n <= EXACT_ROWS));
+    let profile = vuhitra_data::profile(ctx, name, exact).await.map_err(|e| match e {
         // A query over a file fails on content the sniffing did not see.
         DataError::Query(m) => loaded.read_error(m),
         other => other,
     })?;
     Ok((loaded, profile))
+}
+
+/// A streamed Parquet file up to this many rows still gets exact distinct
+/// counts and quartiles (its values per numeric column fit in memory).
+const EXACT_ROWS: u64 = 2_000_000;
+
+async fn row_count(ctx: &SessionContext, table: &str) -> Option<u64> {
+    use vuhitra_data::datafusion::arrow::array::{Array, Int64Array};
+    let df = ctx.sql(&format!("SELECT count(*) FROM {}", vuhitra_data::profile::quote(table))).await.ok()?;
+    let batches = df.collect().await.ok()?;
+    let col = batches.first()?.column(0).as_any().downcast_ref::<Int64Array>()?.clone();
+    (!col.is_empty()).then(|| col.value(0) as u64)
 }
 
 fn fmt_num(v: Option<f64>) -> String {
@@ -275,12 +294,14 @@ fn print_profile(l: &Loaded, p: &Profile) {
         .columns
         .iter()
         .map(|c| {
-            let q = |i: usize| fmt_num(c.quartiles.map(|q| q[i]));
+            // Sketch estimates (data streamed past DATA_IN_MEMORY_MAX) are marked.
+            let about = if c.approximate { "≈" } else { "" };
+            let q = |i: usize| c.quartiles.map_or("-".into(), |q| format!("{about}{}", format_number(q[i])));
             vec![
                 c.name.clone(),
                 c.data_type.clone(),
                 c.nulls.to_string(),
-                c.distinct.map_or("-".into(), |d| d.to_string()),
+                c.distinct.map_or("-".into(), |d| format!("{about}{d}")),
                 c.min.clone().map(|m| m.chars().take(24).collect()).unwrap_or_else(|| "-".into()),
                 c.max.clone().map(|m| m.chars().take(24).collect()).unwrap_or_else(|| "-".into()),
                 fmt_num(c.mean),
