@@ -141,6 +141,9 @@ impl TaskEnd {
     }
 }
 
+/// The address-space limit of an install step, at least.
+const INSTALL_MEMORY: u64 = 4 << 30;
+
 /// Previous answers and the feedback on them kept in the conversation; the
 /// current files are always shown in full instead of older answers.
 const KEPT_EXCHANGES: usize = 3;
@@ -398,9 +401,12 @@ impl<'p> DevSession<'p> {
         spec.args = check.args.clone();
         if install {
             // Only installing reaches the network, and it may take a while.
+            // npm's V8 reserves more address space than a 1 GiB limit leaves
+            // it (it aborted out of memory in about half the runs).
             spec.network = true;
             spec.timeout = self.settings.install_timeout;
             spec.cpu_seconds = spec.cpu_seconds.max(self.settings.install_timeout.as_secs());
+            spec.memory_bytes = spec.memory_bytes.max(INSTALL_MEMORY);
         }
         let outcome = exec.run(&spec, cancel).await?;
         Ok(CheckRun { check: check.clone(), passed: outcome.success(), outcome })
