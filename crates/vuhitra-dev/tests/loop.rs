@@ -47,7 +47,8 @@ impl ChatModel for Scripted {
         })
     }
     async fn embed(&self, _model: &str, _inputs: &[String]) -> Result<EmbedResponse, OllamaError> {
-        unimplemented!("dev mode does not embed")
+        // Dev mode never embeds; a call here is the loop misbehaving.
+        Err(OllamaError::Server { status: 501, message: "the scripted model does not embed".into() })
     }
     async fn context_length(&self, _model: &str) -> Result<Option<u32>, OllamaError> {
         Ok(None)
