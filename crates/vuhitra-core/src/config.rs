@@ -133,6 +133,15 @@ pub const KEYS: &[KeySpec] = &[
     key("SANDBOX_MEMORY", Kind::Size, "1GiB", "address-space limit of one sandboxed command"),
     key("SANDBOX_MAX_PROCESSES", Kind::Int { min: 1, max: 4096 }, "64", "processes one sandboxed command may start"),
     key("SANDBOX_MAX_OUTPUT", Kind::Size, "1MiB", "stdout and stderr kept per sandboxed command"),
+    key("MCP_CONFIG", Kind::Path, "", "MCP servers file (empty = mcp.json in the data directory)"),
+    key("MCP_TIMEOUT", Kind::Duration, "30s", "deadline of one MCP request, a server's start-up included"),
+    key("MAX_TOOL_ROUNDS", Kind::Int { min: 1, max: 100 }, "5", "tool-call rounds in one chat turn"),
+    key(
+        "MCP_MAX_RESULT_CHARS",
+        Kind::Int { min: 100, max: 10_000_000 },
+        "16000",
+        "longest tool result given to a model",
+    ),
     key("VUHITRA_HOME", Kind::Path, "", "data directory"),
     key("WORKSPACE_PATH", Kind::Path, "", "sandbox workspace"),
     key("LOG_LEVEL", Kind::LogLevel, "INFO", "log verbosity"),
@@ -337,6 +346,7 @@ impl RawConfig {
             None => dirs::data_dir().ok_or(ConfigError::NoDataDir)?.join("vuhitra"),
         };
         let workspace = path("WORKSPACE_PATH")?.unwrap_or_else(|| data_dir.join("workspace"));
+        let mcp_config = path("MCP_CONFIG")?.unwrap_or_else(|| data_dir.join("mcp.json"));
         let log_level = match self.check("LOG_LEVEL")? {
             Value::LogLevel(l) => l,
             _ => unreachable!(),
@@ -381,6 +391,12 @@ impl RawConfig {
                 memory_bytes: int("SANDBOX_MEMORY")?,
                 max_processes: int("SANDBOX_MAX_PROCESSES")?,
                 max_output_bytes: int("SANDBOX_MAX_OUTPUT")?,
+            },
+            mcp: McpSettings {
+                config: mcp_config,
+                timeout_secs: int("MCP_TIMEOUT")?,
+                max_tool_rounds: int("MAX_TOOL_ROUNDS")? as u32,
+                max_result_chars: int("MCP_MAX_RESULT_CHARS")? as usize,
             },
             data_dir,
             workspace,
@@ -583,11 +599,22 @@ pub struct Config {
     pub frame_cache_ttl_secs: u64,
     /// Text files up to this size are parsed once into memory by `analyze`.
     pub data_in_memory_max: u64,
+    pub mcp: McpSettings,
     pub data_dir: PathBuf,
     pub workspace: PathBuf,
     pub log_level: String,
     /// The raw layer, kept for `config show`.
     pub raw: RawConfig,
+}
+
+/// MCP servers and tool calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpSettings {
+    /// The servers file (`mcpServers`), MCP_CONFIG or DATA_DIR/mcp.json.
+    pub config: PathBuf,
+    pub timeout_secs: u64,
+    pub max_tool_rounds: u32,
+    pub max_result_chars: usize,
 }
 
 /// Default limits of a sandboxed command (flags of `vuhitra run` override).

@@ -15,6 +15,7 @@ pub enum Keyword {
     Upload,
     Analyze,
     Spark,
+    Tools,
     File(PathBuf),
 }
 
@@ -27,6 +28,7 @@ impl Keyword {
             Keyword::Upload => "@upload",
             Keyword::Analyze => "@analyze",
             Keyword::Spark => "@spark",
+            Keyword::Tools => "@tools",
             Keyword::File(_) => "@file",
         }
     }
@@ -40,7 +42,8 @@ impl Keyword {
             | Keyword::Cache
             | Keyword::Analyze
             | Keyword::Upload
-            | Keyword::DevMode => None,
+            | Keyword::DevMode
+            | Keyword::Tools => None,
             Keyword::Spark => Some("Spark jobs"),
         }
     }
@@ -99,6 +102,7 @@ fn keyword_at(s: &str) -> Result<Option<(Keyword, usize)>, KeywordError> {
         "upload" => Some(Keyword::Upload),
         "analyze" | "analyse" => Some(Keyword::Analyze),
         "spark" => Some(Keyword::Spark),
+        "tools" => Some(Keyword::Tools),
         _ => None,
     };
     if let Some(kw) = simple {

@@ -10,7 +10,7 @@
 //! the prompt asks for ([`Action`]); nothing is sent anywhere. A
 //! [`Conversation::turn`] answers a prepared prompt with any [`ChatModel`].
 //! [`iterate`] is the loop of modes that call the model several times (data
-//! questions now; dev mode and tool rounds next), and [`Interrupt`] turns
+//! questions, dev mode, tool rounds), and [`Interrupt`] turns
 //! Ctrl-C into the one [`CancellationToken`] everything a command started
 //! listens to.
 
@@ -19,6 +19,7 @@ mod error;
 mod intel;
 mod iterate;
 mod prepare;
+mod tools;
 mod turn;
 
 pub use cancel::Interrupt;
@@ -27,5 +28,6 @@ pub use intel::{Intel, IntelSettings, Warn};
 pub use iterate::{iterate, Iterated, Step, Stop};
 pub use prepare::{Action, CacheMode, Pipeline, PreparedPrompt};
 pub use tokio_util::sync::CancellationToken;
+pub use tools::{ToolResult, ToolRunner, ROUNDS_USED_UP};
 pub use turn::{CachedAnswer, Conversation, TurnOutcome};
 pub use vuhitra_llm::ChatModel;

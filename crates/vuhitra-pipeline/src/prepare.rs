@@ -54,6 +54,8 @@ pub struct PreparedPrompt {
     pub cache: CacheMode,
     /// With `@upload`: the files to copy into the workspace first.
     pub uploads: Vec<PathBuf>,
+    /// `@tools`: the MCP servers' tools are offered to the model.
+    pub tools: bool,
 }
 
 /// What every prompt of a process goes through; built once per process.
@@ -184,6 +186,7 @@ impl Pipeline {
             signature,
             cache,
             uploads,
+            tools: parsed.keywords.contains(&Keyword::Tools),
         })
     }
 
@@ -201,6 +204,7 @@ impl Pipeline {
             analysis,
             cache: CacheMode::Off,
             uploads: Vec::new(),
+            tools: false,
         }
     }
 }

@@ -214,8 +214,21 @@ impl Conversation {
             tool_calls: completion.tool_calls.clone(),
             ..Message::new(Role::Assistant, completion.content.clone())
         };
+        self.finish_messages(store, pipeline, record, vec![user, answer]).await
+    }
+
+    /// Saves a turn's messages (the user's first) to the session, records
+    /// heuristics, and extends the history.
+    pub(crate) async fn finish_messages(
+        &mut self,
+        store: &mut Store,
+        pipeline: &Pipeline,
+        record: &HeuristicRecord,
+        messages: Vec<Message>,
+    ) -> Result<Option<String>, PipelineError> {
         if let Some((id, _)) = &self.session {
-            store.append_messages(*id, &[stored(&user), stored(&answer)])?;
+            let rows: Vec<_> = messages.iter().map(stored).collect();
+            store.append_messages(*id, &rows)?;
         }
         let mut record_id = None;
         if let Some(intel) = pipeline.recorder() {
@@ -224,8 +237,7 @@ impl Conversation {
             }
         }
         self.last_record = record_id.clone();
-        self.history.push(user);
-        self.history.push(answer);
+        self.history.extend(messages);
         Ok(record_id)
     }
 

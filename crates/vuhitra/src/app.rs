@@ -44,6 +44,12 @@ impl App {
         Ok(App { config, json: cli.json, interrupt: OnceLock::new() })
     }
 
+    /// The same configuration for work that must not print (a server's
+    /// tools, whose stdout is the protocol): JSON mode, no Ctrl-C listener.
+    pub fn detached(&self) -> App {
+        App { config: self.config.clone(), json: true, interrupt: OnceLock::new() }
+    }
+
     /// The token the current piece of work watches. The first call starts
     /// the Ctrl-C listener on `rt`; commands that never ask keep the default
     /// (Ctrl-C ends the process).

@@ -87,6 +87,9 @@ pub enum Command {
     /// Run SQL over data files (DataFusion).
     #[command(after_help = SQL_HELP)]
     Sql(SqlArgs),
+    /// MCP servers: configure them, list and call their tools, or serve Vuhitra's own data tools.
+    #[command(after_help = MCP_HELP)]
+    Mcp(McpArgs),
     /// Analyse a prompt: intent, entities, sentiment, key phrases, signature.
     #[command(visible_alias = "analyze-prompt", after_help = NLP_HELP)]
     Nlp {
@@ -127,6 +130,7 @@ Keywords in the prompt are taken out of the text and acted on:
   @devmode      dev mode with the rest of the prompt as the task (see `vuhitra dev --help`):
                 the model writes files, the sandbox runs them, failures go back
   @spark        reserved for a feature still to come; using it stops with a message.
+  @tools        offer the MCP servers' tools to the model for this prompt (as --tools)
 
 Every answer is recorded in heuristics (ENABLE_HEURISTICS) with an id:
 rate it with `vuhitra rate ID 0-5` (or /rate in the REPL).
@@ -159,7 +163,141 @@ pub struct ChatArgs {
     /// Most tokens to generate.
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<i32>,
+    /// Offer the enabled MCP servers' tools to the model (it must support tools);
+    /// each call is shown and needs a yes unless --yes or the server's allow-list.
+    #[arg(long)]
+    pub tools: bool,
+    /// Run tool calls without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The MCP servers file (overrides MCP_CONFIG).
+    #[arg(long, value_name = "PATH")]
+    pub mcp_config: Option<PathBuf>,
 }
+
+const MCP_HELP: &str = "\
+Servers live in mcp.json in the data directory (MCP_CONFIG or --mcp-config to
+use another), in the `mcpServers` shape other MCP clients use, so a file from
+one of them works as it is:
+
+  {\"mcpServers\": {
+     \"fs\":   {\"command\": \"npx\", \"args\": [\"-y\", \"@modelcontextprotocol/server-filesystem\", \"/data\"]},
+     \"time\": {\"command\": \"uvx\", \"args\": [\"mcp-server-time\"], \"allow\": [\"get_current_time\"]},
+     \"web\":  {\"url\": \"http://127.0.0.1:8000/mcp\", \"headers\": {\"Authorization\": \"Bearer …\"}}}}
+
+Each entry: command, args, env, cwd (stdio), or url, headers (streamable
+HTTP); `enabled` (or `disabled`) and `allow` (or `autoApprove`), the tools a
+model may call without asking (\"*\" for all). Unknown keys are kept.
+
+Examples:
+  vuhitra mcp add time -- uvx mcp-server-time
+  vuhitra mcp list                       (starts each enabled server: version, capabilities, tools)
+  vuhitra mcp tools time --json          (with input schemas)
+  vuhitra mcp call time get_current_time --args '{\"timezone\": \"Asia/Tokyo\"}'
+  vuhitra chat --tools \"what time is it in Tokyo?\"
+  vuhitra mcp serve                      (Vuhitra's read-only data tools, for other MCP clients)
+
+A request waits MCP_TIMEOUT (30s) at most; a server's stderr is kept, not shown,
+and quoted when it fails.";
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The MCP servers file (overrides MCP_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub mcp_config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: McpCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Start each enabled server and show its protocol version, capabilities and tool count, or its error.
+    List {
+        /// Only print the configuration; start nothing.
+        #[arg(long)]
+        no_start: bool,
+    },
+    /// Add (or replace) a server: `vuhitra mcp add NAME -- COMMAND ARGS...`, or `--url URL`.
+    #[command(
+        after_help = "Examples:\n  vuhitra mcp add fs -- npx -y @modelcontextprotocol/server-filesystem ~/data\n  vuhitra mcp add time --allow get_current_time -- uvx mcp-server-time\n  vuhitra mcp add remote --url http://127.0.0.1:8000/mcp --header 'Authorization: Bearer T'"
+    )]
+    Add {
+        name: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+        /// A streamable HTTP endpoint instead of a command.
+        #[arg(long, conflicts_with = "command")]
+        url: Option<String>,
+        /// An HTTP header for --url, as 'Name: value' (repeatable).
+        #[arg(long = "header", value_name = "NAME: VALUE", requires = "url")]
+        headers: Vec<String>,
+        /// An environment variable for the server, KEY=VALUE (repeatable).
+        #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// The directory the server starts in.
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// A tool a model may call without asking (repeatable; \"*\" for all).
+        #[arg(long = "allow", value_name = "TOOL")]
+        allow: Vec<String>,
+        /// Add it switched off.
+        #[arg(long)]
+        disabled: bool,
+        /// Replace a server of the same name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove a server from the file.
+    #[command(visible_alias = "remove")]
+    Rm { name: String },
+    /// Switch a server on.
+    Enable { name: String },
+    /// Switch a server off (it stays in the file).
+    Disable { name: String },
+    /// The tools of every enabled server, or of one (`--json` gives the input schemas).
+    Tools { server: Option<String> },
+    /// Call a tool; the arguments are checked against its input schema first.
+    #[command(
+        after_help = "Example: vuhitra mcp call time get_current_time --args '{\"timezone\": \"UTC\"}'\n\nExit status: 0 for a result, 1 when the tool reports an error (isError) or the call fails, 2 for arguments that do not fit."
+    )]
+    Call {
+        server: String,
+        tool: String,
+        /// The arguments, a JSON object (`-` reads it from stdin).
+        #[arg(long, short = 'a', value_name = "JSON")]
+        args: Option<String>,
+    },
+    /// A server's resources.
+    Resources { server: String },
+    /// Read one resource.
+    Read { server: String, uri: String },
+    /// A server's prompts and their arguments.
+    Prompts { server: String },
+    /// Get one prompt with its arguments filled in.
+    Get {
+        server: String,
+        name: String,
+        /// The prompt's arguments, a JSON object of strings.
+        #[arg(long, short = 'a', value_name = "JSON")]
+        args: Option<String>,
+    },
+    /// Serve Vuhitra's read-only data tools over stdio (sql, analyze, files_list) to other MCP clients.
+    #[command(after_help = SERVE_HELP)]
+    Serve,
+}
+
+const SERVE_HELP: &str = "\
+Add it to any MCP client; for example, in its mcpServers:
+
+  \"vuhitra\": {\"command\": \"vuhitra\", \"args\": [\"mcp\", \"serve\"]}
+
+The tools work on the files in the sandbox workspace (`vuhitra upload`), and
+only on those:
+  sql         one read-only SELECT (checked before it runs; DDL, DML and COPY are refused)
+  analyze     a file's profile: types, nulls, distinct values, statistics, top values
+  files_list  the workspace's files with size, type and checksum
+Nothing a tool does writes data. Errors come back as tool errors (isError).";
 
 fn parse_temperature(s: &str) -> Result<f32, String> {
     match s.parse::<f32>() {
@@ -221,8 +359,9 @@ Examples:
 CSV and TSV files get their delimiter, header row and encoding (UTF-8 or
 Latin-1) detected. A text file up to DATA_IN_MEMORY_MAX (512MiB) is parsed
 once into memory; a larger one is streamed pass by pass, so files larger
-than memory work in bounded memory. Distinct counts and quartiles are
-approximate.";
+than memory work in bounded memory. Distinct counts and quartiles are exact
+for data in memory and for Parquet files up to 2M rows; for streamed data
+they are sketches, marked ≈ (\"approximate\": true in --json).";
 
 const SQL_HELP: &str = "\
 Examples:

@@ -41,6 +41,9 @@ pub fn cancelled_what(err: &anyhow::Error) -> Option<String> {
         if let Some(PipelineError::Cancelled { what }) = cause.downcast_ref::<PipelineError>() {
             return Some(what.clone());
         }
+        if let Some(vuhitra_mcp::McpError::Cancelled) = cause.downcast_ref::<vuhitra_mcp::McpError>() {
+            return Some("the MCP request".to_string());
+        }
         cause.downcast_ref::<SandboxError>().filter(|e| matches!(e, SandboxError::Cancelled)).map(|e| e.to_string())
     })
 }
@@ -116,6 +119,15 @@ fn classify(err: &anyhow::Error) -> Classified {
             let code = match e {
                 PipelineError::Cancelled { .. } => 130,
                 e if e.is_usage() => 2,
+                _ => 1,
+            };
+            return c(code, e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<vuhitra_mcp::McpError>() {
+            let code = match e {
+                vuhitra_mcp::McpError::Cancelled => 130,
+                e if e.is_usage() => 2,
+                vuhitra_mcp::McpError::Config(_) => 2,
                 _ => 1,
             };
             return c(code, e.hint());

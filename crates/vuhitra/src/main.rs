@@ -65,6 +65,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<exit::Status> {
         Command::Dev(args) => commands::dev::run(&app, &rt, args),
         Command::Analyze(args) => rt.block_on(commands::data::analyze(&app, args)),
         Command::Sql(args) => done(rt.block_on(commands::data::sql(&app, args))),
+        Command::Mcp(args) => rt.block_on(commands::mcp::run(&app, args, &app.cancel_token(rt.handle()))),
         Command::Data(cmd) => done(rt.block_on(commands::data::frames_command(&app, cmd))),
         Command::Upload(args) => done(commands::files::upload(&app, args)),
         Command::Files(cmd) => done(commands::files::run(&app, cmd)),

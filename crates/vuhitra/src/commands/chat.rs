@@ -51,9 +51,13 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
     // The model the user named wins over MODEL_DATA for a data question.
     let named = args.model.clone();
     let client = app.ollama();
-    let mut chat = Chat { app, client: &client, store: &mut store, pipeline: &mut pipeline, convo: &mut convo };
+    let mut tools = super::chat_tools::ChatTools::new(app, args.tools, args.yes, args.mcp_config.as_deref());
+    let mut chat =
+        Chat { app, client: &client, store: &mut store, pipeline: &mut pipeline, convo: &mut convo, tools: &mut tools };
     let cancel = app.cancel_token(rt.handle());
-    match rt.block_on(chat.dispatch(&prepared, named.as_deref(), &cancel, !app.json))? {
+    let dispatched = rt.block_on(chat.dispatch(&prepared, named.as_deref(), &cancel, !app.json));
+    rt.block_on(tools.close());
+    match dispatched? {
         Dispatched::Uploaded => Ok(Status::Success),
         Dispatched::Asked(status) | Dispatched::Developed(status) => Ok(status),
         Dispatched::Answered(outcome) => {
@@ -77,6 +81,7 @@ pub struct Chat<'a> {
     pub store: &'a mut Store,
     pub pipeline: &'a mut Pipeline,
     pub convo: &'a mut Conversation,
+    pub tools: &'a mut super::chat_tools::ChatTools,
 }
 
 /// What [`Chat::dispatch`] did.
@@ -127,6 +132,19 @@ impl Chat<'_> {
                         }
                     }
                 };
+                if self.tools.on || prompt.tools {
+                    let model = self.convo.model_for(prompt).0;
+                    self.tools.check_model(self.client, &model).await?;
+                    self.convo.tools = self.tools.toolbox(app, cancel).await?.model_tools();
+                    let mut runner = self.tools.runner(app);
+                    let rounds = app.config.mcp.max_tool_rounds;
+                    let (client, store, pipeline) = (self.client, &mut *self.store, &*self.pipeline);
+                    let turn =
+                        self.convo.tool_turn(client, store, pipeline, prompt, cancel, on_token, &mut runner, rounds);
+                    let outcome = turn.await;
+                    self.convo.tools.clear();
+                    return Ok(Dispatched::Answered(outcome?));
+                }
                 let turn = self.convo.turn(self.client, self.store, self.pipeline, prompt, cancel, on_token);
                 Ok(Dispatched::Answered(turn.await?))
             }

@@ -230,13 +230,7 @@ pub async fn load_source(
                 temp: None,
             }
         }
-        None => {
-            let mut loaded = register(ctx, name, path, opts).await?;
-            if loaded.worth_reading_into_memory(app.config.data_in_memory_max) {
-                loaded.read_into_memory(ctx).await?;
-            }
-            loaded
-        }
+        None => open_file(app, ctx, path, name, opts).await?,
     };
     if let Some(key) = cache_key {
         let info = cache_table(app, ctx, name, key, &path.display().to_string()).await?;
@@ -249,19 +243,40 @@ pub async fn load_source(
             );
         }
     }
-    // Exact distinct counts and quartiles when the data is in memory, or is
-    // a Parquet file of at most EXACT_ROWS rows (its row count is metadata);
-    // sketches only for what must stream.
+    let profile = profile_loaded(app, ctx, &loaded).await?;
+    Ok((loaded, profile))
+}
+
+/// Registers a file as table `name`, read into memory when it is a text
+/// file up to DATA_IN_MEMORY_MAX.
+pub async fn open_file(
+    app: &App,
+    ctx: &SessionContext,
+    path: &Path,
+    name: &str,
+    opts: &LoadOptions,
+) -> anyhow::Result<Loaded> {
+    let mut loaded = register(ctx, name, path, opts).await?;
+    if loaded.worth_reading_into_memory(app.config.data_in_memory_max) {
+        loaded.read_into_memory(ctx).await?;
+    }
+    Ok(loaded)
+}
+
+/// The profile of a registered table. Exact distinct counts and quartiles
+/// when the data is in memory, or is a Parquet file of at most EXACT_ROWS
+/// rows (its row count is metadata); sketches only for what must stream.
+pub async fn profile_loaded(app: &App, ctx: &SessionContext, loaded: &Loaded) -> anyhow::Result<Profile> {
+    let name = &loaded.table;
     let exact = loaded.in_memory
         || (loaded.format == Format::Parquet
             && app.config.data_in_memory_max > 0
             && row_count(ctx, name).await.is_some_and(|n| n <= EXACT_ROWS));
-    let profile = vuhitra_data::profile(ctx, name, exact).await.map_err(|e| match e {
+    Ok(vuhitra_data::profile(ctx, name, exact).await.map_err(|e| match e {
         // A query over a file fails on content the sniffing did not see.
         DataError::Query(m) => loaded.read_error(m),
         other => other,
-    })?;
-    Ok((loaded, profile))
+    })?)
 }
 
 /// A streamed Parquet file up to this many rows still gets exact distinct

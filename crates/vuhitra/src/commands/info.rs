@@ -90,6 +90,9 @@ const FEATURES: &[(&str, &str)] = &[
     ("data questions", "analyze"),
     ("sql", "sql"),
     ("frame cache", "data"),
+    ("mcp client", "mcp"),
+    ("tools in chat", "chat"),
+    ("mcp server", "mcp"),
 ];
 
 fn on_off(b: bool) -> &'static str {

@@ -3,6 +3,7 @@
 pub mod ask;
 pub mod cache;
 pub mod chat;
+pub mod chat_tools;
 pub mod completions;
 pub mod config;
 pub mod data;
@@ -11,6 +12,8 @@ pub mod doctor;
 pub mod files;
 pub mod heuristics;
 pub mod info;
+pub mod mcp;
+pub mod mcp_serve;
 pub mod models;
 pub mod nlp;
 pub mod rate;

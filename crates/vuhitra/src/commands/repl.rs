@@ -28,11 +28,13 @@ Commands:
   /load NAME       continue a saved conversation
   /sessions        list saved conversations
   /rate N [TEXT]   rate the last answer 0-5, optionally with a correction
+  /tools [on|off]  offer the MCP servers' tools to the model (toggles; lists them when on)
   /exit            leave (Ctrl-D works too)
 Keywords in a message: @file:PATH attaches a file, @cache / @nocache use or skip
 the prompt cache, @analyze @file:data.csv QUESTION asks about data with checked SQL,
 @upload @file:PATH copies the file into the workspace, @devmode TASK runs the task
-in dev mode (the model writes files, the sandbox runs them and their tests).
+in dev mode (the model writes files, the sandbox runs them and their tests),
+@tools offers the MCP servers' tools for that message.
 Multi-line input: end a line with \\ or open a ``` block.
 Ctrl-C cancels an answer in progress.";
 
@@ -52,6 +54,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
         pending.push(read_context_file(path, app.config.max_context_file_size)?);
     }
 
+    let mut tools = super::chat_tools::ChatTools::new(app, args.tools, args.yes, args.mcp_config.as_deref());
     outln(&format!("vuhitra chat · model {} · /help for commands, /exit to leave", convo.model));
     if let Some((_, name)) = &convo.session {
         outln(&format!("session {name}: {} earlier messages", convo.history.len()));
@@ -70,6 +73,12 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             continue;
         }
         if let Some(cmd) = input.trim_start().strip_prefix('/') {
+            if let Some(arg) = cmd.trim().strip_prefix("tools").filter(|a| a.is_empty() || a.starts_with(' ')) {
+                if let Err(e) = rt.block_on(tools_command(app, rt, &mut tools, arg.trim())) {
+                    print_error(&e);
+                }
+                continue;
+            }
             match slash(cmd, app, rt, &client, &mut store, &pipeline, &mut convo, &mut pending) {
                 Ok(Flow::Exit) => break,
                 Ok(Flow::Continue) => {}
@@ -90,7 +99,14 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
         let data_model = convo.routes.is_empty().then_some(convo.model.clone());
         // Each prompt gets a live token: a Ctrl-C stops this one, not the REPL.
         let cancel = app.cancel_token(rt.handle());
-        let mut chat = Chat { app, client: &client, store: &mut store, pipeline: &mut pipeline, convo: &mut convo };
+        let mut chat = Chat {
+            app,
+            client: &client,
+            store: &mut store,
+            pipeline: &mut pipeline,
+            convo: &mut convo,
+            tools: &mut tools,
+        };
         match rt.block_on(chat.dispatch(&prepared, data_model.as_deref(), &cancel, true)) {
             Ok(Dispatched::Answered(t)) => {
                 if !t.completion.content.ends_with('\n') {
@@ -110,12 +126,40 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             }
         }
     }
+    rt.block_on(tools.close());
     Ok(())
 }
 
 enum Flow {
     Continue,
     Exit,
+}
+
+/// `/tools`, `/tools on`, `/tools off`: switches tools for the prompts that
+/// follow; switching on starts the servers and lists what the model gets.
+async fn tools_command(
+    app: &App,
+    rt: &tokio::runtime::Runtime,
+    tools: &mut super::chat_tools::ChatTools,
+    arg: &str,
+) -> anyhow::Result<()> {
+    let on = match arg {
+        "" => !tools.on,
+        "on" => true,
+        "off" => false,
+        other => return Err(crate::exit::usage(format!("/tools takes on or off, not \"{other}\""), None)),
+    };
+    if !on {
+        tools.on = false;
+        outln("tools off");
+        return Ok(());
+    }
+    let cancel = app.cancel_token(rt.handle());
+    let toolbox = tools.toolbox(app, &cancel).await?;
+    let names: Vec<&str> = toolbox.tools().iter().map(|t| t.qualified.as_str()).collect();
+    outln(&format!("tools on: {}", names.join(", ")));
+    tools.on = true;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
