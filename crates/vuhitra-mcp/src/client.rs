@@ -284,9 +284,9 @@ impl Connection {
     /// stdin, give it a moment to exit, then kill its process group. The
     /// child is always reaped.
     pub async fn close(self) {
-        let Connection { service, traces, .. } = self;
+        let Connection { service, mut traces, .. } = self;
         let _ = service.cancel().await;
-        if let Some(child) = traces.child {
+        if let Some(child) = traces.child.take() {
             let mut child = child.into_inner();
             if tokio::time::timeout(Duration::from_secs(2), child.wait()).await.is_err() {
                 let _ = Box::into_pin(child.kill()).await;
@@ -325,6 +325,16 @@ struct Traces {
     stderr_done: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     notes: Arc<Mutex<StdoutNotes>>,
     timeout: Duration,
+}
+
+/// A connection dropped without `close` (an error path, Ctrl-C) still
+/// takes the server's whole process group with it; tokio reaps the child.
+impl Drop for Traces {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.get_mut().start_kill();
+        }
+    }
 }
 
 impl Traces {

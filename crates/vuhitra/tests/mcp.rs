@@ -306,40 +306,11 @@ fn the_official_conformance_suite_passes_the_client_scenarios() {
     assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
 }
 
-/// A tools template for the SmolLM2-135M test model, with worked examples
-/// of calling mcp-server-time's tool and of answering from its result.
-const TOOLS_TEMPLATE: &str = r#"{{- if .Tools }}<|im_start|>system
-You answer by calling a function, as JSON. Functions:
-{{- range .Tools }}
-{{ json .Function }}
-{{- end }}<|im_end|>
-<|im_start|>user
-What time is it in Rome?<|im_end|>
-<|im_start|>assistant
-{"name": "time__get_current_time", "arguments": {"timezone": "Europe/Rome"}}<|im_end|>
-<|im_start|>user
-What time is it in Berlin?<|im_end|>
-<|im_start|>assistant
-{"name": "time__get_current_time", "arguments": {"timezone": "Europe/Berlin"}}<|im_end|>
-{{ end }}
-{{- range .Messages }}<|im_start|>{{ .Role }}
-{{ if .ToolCalls }}{{ range .ToolCalls }}{"name": "{{ .Function.Name }}", "arguments": {{ json .Function.Arguments }}}{{ end }}{{ else }}{{ .Content }}{{ end }}<|im_end|>
-{{ end }}<|im_start|>assistant
-"#;
-
 #[test]
 fn chat_with_tools_runs_a_full_round_through_a_real_model_and_a_real_server() {
     let o = need!(ollama());
-    let base = need!(service("VUHITRA_TEST_TOOLS_MODEL", "a model for tool calls"));
     let time = need!(time_server());
-    let model = format!("vuhitra-mcp-tools-{}", std::process::id());
-    let (status, body) = common::http(
-        "POST",
-        &format!("{}/api/create", o.url),
-        Some(json!({"model": model, "from": base, "template": TOOLS_TEMPLATE, "stream": false,
-                    "parameters": {"temperature": 0, "num_predict": 64, "stop": ["<|im_end|>"]}})),
-    );
-    assert_eq!(status, 200, "{body}");
+    let model = need!(common::time_tools_model(&o, "chat"));
 
     let mut env = env_with(json!({"time": {"command": time}}));
     env.set("OLLAMA_IP", &o.url).set("MAX_TOOL_ROUNDS", "1");
@@ -347,7 +318,7 @@ fn chat_with_tools_runs_a_full_round_through_a_real_model_and_a_real_server() {
     // Without --yes or a terminal to ask on, the call is declined, not run.
     let declined = env.run(&["chat", "--tools", "-m", &model, "--session", "d", question]);
     let r = env.run(&["--json", "chat", "--tools", "--yes", "-m", &model, "--session", "t", question]);
-    let _ = common::http("DELETE", &format!("{}/api/delete", o.url), Some(json!({"model": model})));
+    common::delete_model(&o, &model);
     let declined = declined.ok();
     assert!(declined.stderr.contains("was not run: there is no terminal"), "{}", declined.stderr);
     let d = env.run(&["--json", "sessions", "show", "d"]).ok().json();
@@ -383,4 +354,42 @@ fn chat_tools_with_a_model_that_cannot_call_tools_says_so() {
     assert!(r.stderr.contains("cannot call tools") && r.stderr.contains("completion"), "{}", r.stderr);
     let r = env.run(&["chat", "@tools what time is it?"]).fails_with(2);
     assert!(r.stderr.contains("cannot call tools"), "@tools too: {}", r.stderr);
+}
+
+#[test]
+fn ctrl_c_during_a_call_exits_130_and_leaves_no_server_process() {
+    let python = need!(service("VUHITRA_TEST_MCP_PYTHON", "Python with the official MCP SDK"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../vuhitra-mcp/tests/fixtures/flaky_server.py");
+    let env = env_with(json!({"flaky": {"command": python, "args": [script]}}));
+    let pidfile = env.home.path().join("pids");
+    let mut cmd = env.cmd(&["mcp", "call", "flaky", "hang"]);
+    cmd.env("FLAKY_PIDFILE", &pidfile).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // The server's pid, then the grandchild's once the call is under way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let pids = loop {
+        let pids: Vec<i32> = std::fs::read_to_string(&pidfile)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        if pids.len() == 2 || std::time::Instant::now() > deadline {
+            break pids;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(pids.len(), 2, "the server started and the call began");
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let gone = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.split_whitespace().nth(2) == Some("Z"))
+            .unwrap_or(true)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !pids.iter().all(|p| gone(*p)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(pids.iter().all(|p| gone(*p)), "the server {} and its child {} are gone", pids[0], pids[1]);
 }

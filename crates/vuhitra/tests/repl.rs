@@ -228,3 +228,39 @@ fn repl_analyze_keyword_asks_about_a_file_and_can_be_rated() {
     let record = records.as_array().unwrap().iter().find(|r| r["rating"] == 4).expect("the /rate landed");
     assert_eq!(record["prompt"], "what is the total amount?");
 }
+
+#[test]
+fn tools_in_the_repl_are_switched_on_with_slash_tools_and_each_call_is_confirmed() {
+    let o = need!(ollama());
+    let time = need!(common::service("VUHITRA_TEST_MCP_TIME", "mcp-server-time (PyPI)"));
+    if !common::require("tmux") {
+        return;
+    }
+    let model = need!(common::time_tools_model(&o, "repl"));
+    let mut env = TestEnv::with_ollama(&o);
+    env.set("MAX_TOOL_ROUNDS", "1");
+    let servers = serde_json::json!({"mcpServers": {"time": {"command": time}}});
+    std::fs::write(env.home.path().join("mcp.json"), servers.to_string()).unwrap();
+    let bin = env!("CARGO_BIN_EXE_vuhitra");
+    let t = Tmux::start(&env, "tools", &format!("{bin} chat -m {model}"));
+    t.wait_for("/help for commands");
+    t.line("/tools");
+    t.wait_for("tools on: time__get_current_time, time__convert_time");
+
+    t.line("What time is it in Tokyo?");
+    t.wait_for("run time__get_current_time? [y]es, [n]o, [a]lways for this tool:");
+    t.line("n");
+    t.wait_for_n("answer tokens", 1);
+    t.line("What time is it in Tokyo?");
+    t.wait_for_n("run time__get_current_time?", 2);
+    t.line("y");
+    let screen = t.wait_for("← result:");
+    assert!(screen.contains("datetime"), "the real server's answer:\n{screen}");
+    t.wait_for_n("answer tokens", 2);
+    t.line("/tools off");
+    t.wait_for("tools off");
+    t.line("/exit");
+    let screen = t.wait_for("EXITED:");
+    common::delete_model(&o, &model);
+    assert!(screen.contains("EXITED:0"), "{screen}");
+}

@@ -189,3 +189,45 @@ pub fn http(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, s
         (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
     })
 }
+
+/// A tools template for the SmolLM2-135M test model (VUHITRA_TEST_TOOLS_MODEL),
+/// with worked examples of calling mcp-server-time's tool as the model sees
+/// it (`time__get_current_time`). With it Ollama offers the model tools and
+/// parses its JSON answer into `tool_calls`.
+const TIME_TOOLS_TEMPLATE: &str = r#"{{- if .Tools }}<|im_start|>system
+You answer by calling a function, as JSON. Functions:
+{{- range .Tools }}
+{{ json .Function }}
+{{- end }}<|im_end|>
+<|im_start|>user
+What time is it in Rome?<|im_end|>
+<|im_start|>assistant
+{"name": "time__get_current_time", "arguments": {"timezone": "Europe/Rome"}}<|im_end|>
+<|im_start|>user
+What time is it in Berlin?<|im_end|>
+<|im_start|>assistant
+{"name": "time__get_current_time", "arguments": {"timezone": "Europe/Berlin"}}<|im_end|>
+{{ end }}
+{{- range .Messages }}<|im_start|>{{ .Role }}
+{{ if .ToolCalls }}{{ range .ToolCalls }}{"name": "{{ .Function.Name }}", "arguments": {{ json .Function.Arguments }}}{{ end }}{{ else }}{{ .Content }}{{ end }}<|im_end|>
+{{ end }}<|im_start|>assistant
+"#;
+
+/// A model of its own for one test, made from the tools test model with
+/// the template above; remove it with [`delete_model`].
+pub fn time_tools_model(o: &Ollama, tag: &str) -> Option<String> {
+    let base = service("VUHITRA_TEST_TOOLS_MODEL", "a model for tool calls")?;
+    let model = format!("vuhitra-time-tools-{tag}-{}", std::process::id());
+    let (status, body) = http(
+        "POST",
+        &format!("{}/api/create", o.url),
+        Some(serde_json::json!({"model": model, "from": base, "template": TIME_TOOLS_TEMPLATE, "stream": false,
+                    "parameters": {"temperature": 0, "num_predict": 64, "stop": ["<|im_end|>"]}})),
+    );
+    assert_eq!(status, 200, "{body}");
+    Some(model)
+}
+
+pub fn delete_model(o: &Ollama, model: &str) {
+    let _ = http("DELETE", &format!("{}/api/delete", o.url), Some(serde_json::json!({"model": model})));
+}
