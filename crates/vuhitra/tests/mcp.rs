@@ -67,6 +67,14 @@ fn add_list_and_remove_keep_the_file_in_the_shape_other_clients_use() {
         r.stdout
     );
 
+    env.run(&["mcp", "disable", "time"]).ok();
+    let r = env.run(&["--json", "mcp", "list"]).ok();
+    assert!(r.json().as_array().unwrap().iter().all(|s| s["enabled"] == false && s.get("tools").is_none()));
+    let r = env.run(&["mcp", "tools"]).fails_with(2);
+    assert!(r.stderr.contains("no enabled MCP servers"), "{}", r.stderr);
+    env.run(&["mcp", "enable", "time"]).ok();
+    env.run(&["mcp", "tools", "time"]).ok();
+
     env.run(&["mcp", "rm", "off"]).ok();
     let r = env.run(&["mcp", "rm", "off"]).fails_with(2);
     assert!(r.stderr.contains("no MCP server named \"off\"") && r.stderr.contains("time"), "{}", r.stderr);
@@ -225,6 +233,7 @@ fn mcp_serve_answers_a_real_clients_tools_list_and_tools_call() {
         ["analyze", {"file": "sales.csv"}],
         ["analyze", {"file": "../../etc/passwd"}],
         ["sql", {}],
+        ["sql", {"query": "SELECT * FROM '/etc/hostname'"}],
     ]);
     let mut cmd = std::process::Command::new(&python);
     cmd.arg(&client).arg(env!("CARGO_BIN_EXE_vuhitra")).arg(calls.to_string());
@@ -266,6 +275,7 @@ fn mcp_serve_answers_a_real_clients_tools_list_and_tools_call() {
     assert!(calls[7]["text"].as_str().unwrap().contains("no workspace file"), "{}", calls[7]);
     assert_eq!(calls[8]["is_error"], true, "missing arguments are a tool error: {}", calls[8]);
     assert!(calls[8]["text"].as_str().unwrap().contains("query"), "{}", calls[8]);
+    assert_eq!(calls[9]["is_error"], true, "a path is not a table: {}", calls[9]);
 }
 
 /// The client under test for the conformance suite: it gets the server's
