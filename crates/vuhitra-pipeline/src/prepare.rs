@@ -275,6 +275,14 @@ mod tests {
     }
 
     #[test]
+    fn tools_is_a_flag_on_a_chat_prompt() {
+        let p = pipeline(false).prepare("@tools what time is it in Tokyo?", vec![], &[], 1024).unwrap();
+        assert!(p.tools && p.action == Action::Answer);
+        assert_eq!(p.question, "what time is it in Tokyo?");
+        assert!(!pipeline(false).prepare("what time is it?", vec![], &[], 1024).unwrap().tools);
+    }
+
+    #[test]
     fn devmode_takes_the_rest_of_the_prompt_as_a_task() {
         let p = pipeline(false).prepare("@devmode write a CSV parser", vec![], &[], 1024).unwrap();
         assert_eq!(p.action, Action::DevTask);

@@ -4,8 +4,9 @@
 //! answers again, for at most `max_rounds` rounds on [`iterate`]. Then one
 //! last call without tools makes the model answer with what it has.
 //!
-//! Tool turns skip the prompt cache: their answers depend on what the tools
-//! return now. Each call is a heuristics record of its own.
+//! Tool turns skip the prompt cache (their answers depend on what the tools
+//! return now) but get the same correction notes as any turn. Each call is
+//! a heuristics record of its own.
 
 use std::future::Future;
 use std::time::Instant;
@@ -18,7 +19,7 @@ use vuhitra_store::Store;
 use crate::error::PipelineError;
 use crate::iterate::{iterate, Step, Stop};
 use crate::prepare::{Pipeline, PreparedPrompt};
-use crate::turn::{fill_metrics, heuristic_record, Conversation, TurnOutcome};
+use crate::turn::{corrections_for, fill_metrics, heuristic_record, Conversation, TurnOutcome};
 
 /// What one tool call gave back.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +71,13 @@ impl Conversation {
         let (model_name, routed) = self.model_for(prompt);
         let session_name = self.session.as_ref().map(|(_, n)| n.clone());
         let mut record = heuristic_record(prompt, &model_name, session_name.clone());
-        let req = self.request(&model_name, &prompt.message, &[]);
+        let (notes, corrections) = match pipeline.intel.as_ref() {
+            Some(intel) if pipeline.show_corrections && pipeline.heuristics => {
+                corrections_for(intel, pipeline, &prompt.analysis).await
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
+        let req = self.request(&model_name, &prompt.message, &notes);
         let first_new = req.messages.len() - 1;
         let state = Mutex::new(Rounds { req, runner, metrics: Metrics::default(), calls: 0 });
         let on_token = std::sync::Mutex::new(on_token);
@@ -135,7 +142,7 @@ impl Conversation {
             req.messages[first_new..].iter().filter(|m| m.role != Role::System).cloned().collect();
         messages.push(Message::new(Role::Assistant, completion.content.clone()));
         let record_id = self.finish_messages(store, pipeline, &record, messages).await?;
-        Ok(TurnOutcome { completion, cached: None, record_id, corrections: Vec::new(), routed })
+        Ok(TurnOutcome { completion, cached: None, record_id, corrections, routed })
     }
 }
 

@@ -304,7 +304,11 @@ async fn cache_lookup(
 
 /// Corrections from similar prompts rated 2 or lower, as notes for the
 /// model; a failure here only costs the notes.
-async fn corrections_for(intel: &Intel, pipeline: &Pipeline, analysis: &Analysis) -> (Vec<String>, Vec<String>) {
+pub(crate) async fn corrections_for(
+    intel: &Intel,
+    pipeline: &Pipeline,
+    analysis: &Analysis,
+) -> (Vec<String>, Vec<String>) {
     let terms = vuhitra_intel::terms_text(analysis);
     let found = match intel.backend.corrections(&terms, 2, 5).await {
         Ok(f) => f,

@@ -378,11 +378,8 @@ fn ctrl_c_during_a_call_exits_130_and_leaves_no_server_process() {
     // The server's pid, then the grandchild's once the call is under way.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let pids = loop {
-        let pids: Vec<i32> = std::fs::read_to_string(&pidfile)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.parse().ok())
-            .collect();
+        let pids: Vec<i32> =
+            std::fs::read_to_string(&pidfile).unwrap_or_default().lines().filter_map(|l| l.parse().ok()).collect();
         if pids.len() == 2 || std::time::Instant::now() > deadline {
             break pids;
         }
