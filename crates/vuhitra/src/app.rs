@@ -123,7 +123,7 @@ impl App {
 
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::new(format!(
-        "warn,vuhitra={0},vuhitra_llm={0},vuhitra_core={0},vuhitra_store={0},vuhitra_data={0}",
+        "warn,vuhitra={0},vuhitra_llm={0},vuhitra_core={0},vuhitra_store={0},vuhitra_data={0},vuhitra_mcp={0}",
         level.to_ascii_lowercase()
     ));
     let _ = tracing_subscriber::fmt()

@@ -297,20 +297,32 @@ fn the_official_conformance_suite_passes_the_client_scenarios() {
     let env = TestEnv::new();
     let script = env.file("client.sh", CONFORMANCE_CLIENT);
     let mut failures = Vec::new();
+    // sse-retry checks the reconnection's timing (450-700 ms after the
+    // stream drops); on a loaded two-core machine a scenario gets a second
+    // try, and a failure that repeats still fails the test.
     for scenario in ["initialize", "tools_call", "sse-retry"] {
-        let out = std::process::Command::new(&suite)
-            .args(["client", "--command", &format!("sh {}", script.display()), "--scenario", scenario])
-            .env("VUHITRA_BIN", env!("CARGO_BIN_EXE_vuhitra"))
-            .env("VUHITRA_HOME", env.home.path())
-            .current_dir(env.cwd.path())
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            failures.push(format!(
-                "{scenario}:\n{}\n{}",
+        let mut attempts = Vec::new();
+        for _ in 0..2 {
+            let out = std::process::Command::new(&suite)
+                .args(["client", "--command", &format!("sh {}", script.display()), "--scenario", scenario])
+                .env("VUHITRA_BIN", env!("CARGO_BIN_EXE_vuhitra"))
+                .env("VUHITRA_HOME", env.home.path())
+                .current_dir(env.cwd.path())
+                .output()
+                .unwrap();
+            if out.status.success() {
+                attempts.clear();
+                break;
+            }
+            attempts.push(format!(
+                "{}\n{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             ));
+            eprintln!("conformance scenario {scenario} failed once:\n{}", attempts.last().unwrap());
+        }
+        if !attempts.is_empty() {
+            failures.push(format!("{scenario}:\n{}", attempts.join("\n--- again:\n")));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
