@@ -98,6 +98,8 @@ pub enum Command {
     },
     /// Version, configuration summary, and which backend each part uses.
     Info,
+    /// The version (as --version); with --json also the features this build has.
+    Version,
     /// Check every configured service: reachable, version, latency.
     Doctor,
     /// Print a shell completion script.
@@ -173,6 +175,13 @@ pub struct ChatArgs {
     /// The MCP servers file (overrides MCP_CONFIG).
     #[arg(long, value_name = "PATH")]
     pub mcp_config: Option<PathBuf>,
+    /// Stream the answer as it is written (the default).
+    #[arg(long, overrides_with = "no_stream")]
+    pub stream: bool,
+    /// Print the whole answer at once, when it is done (the last of --stream
+    /// and --no-stream wins).
+    #[arg(long, overrides_with = "stream")]
+    pub no_stream: bool,
 }
 
 const MCP_HELP: &str = "\

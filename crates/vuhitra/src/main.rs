@@ -40,6 +40,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<exit::Status> {
     // configuration itself is broken: they are how a user repairs it.
     match &cli.command {
         Command::Completions { shell } => return done(commands::completions::run(*shell)),
+        // Like --version, it must work whatever the configuration says.
+        Command::Version => return done(commands::info::version(cli.json)),
         Command::Config(ConfigCommand::Show) => return done(commands::config::show(&app::sources(&cli), cli.json)),
         Command::Config(ConfigCommand::Init { force, path }) => {
             return done(commands::config::init(path, *force, cli.json))
@@ -74,6 +76,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<exit::Status> {
         Command::Heuristics(cmd) => done(rt.block_on(commands::heuristics::run(&app, cmd))),
         Command::Cache(cmd) => done(rt.block_on(commands::cache::run(&app, cmd))),
         Command::Info => done(commands::info::run(&app)),
+        Command::Version => unreachable!("answered before the configuration is loaded"),
         Command::Nlp { text } => done(commands::nlp::run(&app, &text)),
         Command::Doctor => rt.block_on(commands::doctor::run(&app, false)),
         Command::Completions { .. } | Command::Config(_) => unreachable!("handled above"),

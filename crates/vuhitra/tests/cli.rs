@@ -352,3 +352,30 @@ fn tls_urls_are_refused_with_a_reason() {
     let r = env.run(&["info"]).fails_with(2);
     assert!(r.stderr.contains("OLLAMA_IP") && r.stderr.contains("https is not supported yet"), "{}", r.stderr);
 }
+
+#[test]
+fn version_says_what_dash_dash_version_says_and_json_adds_the_features() {
+    let env = TestEnv::new();
+    let flag = env.run(&["--version"]).ok();
+    let cmd = env.run(&["version"]).ok();
+    assert_eq!(cmd.stdout, flag.stdout);
+    assert_eq!(cmd.stdout.trim(), format!("vuhitra {}", env!("CARGO_PKG_VERSION")));
+    let j = env.run(&["--json", "version"]).ok().json();
+    assert_eq!(j["version"], env!("CARGO_PKG_VERSION"));
+    let features: Vec<&str> = j["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(features.contains(&"chat") && features.contains(&"mcp client"), "{features:?}");
+    // Like --version, it works with a broken configuration.
+    let mut broken = TestEnv::new();
+    broken.set("MAX_TOOL_ROUNDS", "zero");
+    broken.run(&["version"]).ok();
+}
+
+#[test]
+fn the_license_file_is_the_one_cargo_toml_names() {
+    let root = common::repo_root();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("license = \"Apache-2.0\""), "the workspace's license field");
+    let license = std::fs::read_to_string(root.join("LICENSE")).unwrap();
+    assert!(license.contains("Apache License") && license.contains("Version 2.0, January 2004"));
+    assert!(license.contains("END OF TERMS AND CONDITIONS"));
+}

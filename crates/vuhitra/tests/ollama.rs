@@ -34,6 +34,18 @@ fn one_shot_chat_streams_real_tokens() {
 /// The answer stops, the process ends normally (exit 0, no error) and the
 /// turn is not saved half-written into the session.
 #[test]
+fn no_stream_prints_the_whole_answer_and_stream_is_the_default_spelled_out() {
+    let o = need!(ollama());
+    let env = TestEnv::with_ollama(&o);
+    let whole = env.run(&args(&["--no-stream", "Write one word about the sea."])).ok();
+    assert!(!whole.stdout.trim().is_empty(), "the answer is printed; stderr: {}", whole.stderr);
+    let streamed = env.run(&args(&["--stream", "Write one word about the sea."])).ok();
+    assert_eq!(whole.stdout, streamed.stdout, "the same answer (greedy, same seed), printed at once or as it comes");
+    // The last of the two wins.
+    env.run(&args(&["--no-stream", "--stream", "Write one word about the sea."])).ok();
+}
+
+#[test]
 fn a_reader_that_leaves_ends_the_answer_quietly() {
     let o = need!(ollama());
     let env = TestEnv::with_ollama(&o);

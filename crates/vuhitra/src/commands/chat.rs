@@ -55,7 +55,8 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
     let mut chat =
         Chat { app, client: &client, store: &mut store, pipeline: &mut pipeline, convo: &mut convo, tools: &mut tools };
     let cancel = app.cancel_token(rt.handle());
-    let dispatched = rt.block_on(chat.dispatch(&prepared, named.as_deref(), &cancel, !app.json));
+    let stream = !app.json && !args.no_stream;
+    let dispatched = rt.block_on(chat.dispatch(&prepared, named.as_deref(), &cancel, stream));
     rt.block_on(tools.close());
     match dispatched? {
         Dispatched::Uploaded => Ok(Status::Success),
@@ -64,6 +65,9 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
             if app.json {
                 output::json(&completion_json(&outcome, convo.session.as_ref().map(|(_, n)| n.as_str()), &prepared));
             } else {
+                if !stream {
+                    output::out(&outcome.completion.content);
+                }
                 if !outcome.completion.content.ends_with('\n') {
                     outln("");
                 }

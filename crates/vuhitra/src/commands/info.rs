@@ -70,6 +70,22 @@ pub fn run(app: &App) -> anyhow::Result<()> {
 
 /// What this build does, each with the command that does it (a test keeps
 /// the two lists in step, so a new command cannot be left out).
+/// `vuhitra version`: the same line as `--version`; with `--json`, the
+/// build's features too.
+pub fn version(json: bool) -> anyhow::Result<()> {
+    let features: Vec<&str> = FEATURES.iter().map(|(name, _)| *name).collect();
+    if json {
+        output::json(&serde_json::json!({
+            "name": env!("CARGO_PKG_NAME"),
+            "version": env!("CARGO_PKG_VERSION"),
+            "features": features,
+        }));
+    } else {
+        outln(&format!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")));
+    }
+    Ok(())
+}
+
 const FEATURES: &[(&str, &str)] = &[
     ("chat", "chat"),
     ("sessions", "sessions"),
@@ -93,6 +109,7 @@ const FEATURES: &[(&str, &str)] = &[
     ("mcp client", "mcp"),
     ("tools in chat", "chat"),
     ("mcp server", "mcp"),
+    ("version", "version"),
 ];
 
 fn on_off(b: bool) -> &'static str {

@@ -107,8 +107,11 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             convo: &mut convo,
             tools: &mut tools,
         };
-        match rt.block_on(chat.dispatch(&prepared, data_model.as_deref(), &cancel, true)) {
+        match rt.block_on(chat.dispatch(&prepared, data_model.as_deref(), &cancel, !args.no_stream)) {
             Ok(Dispatched::Answered(t)) => {
+                if args.no_stream {
+                    output::out(&t.completion.content);
+                }
                 if !t.completion.content.ends_with('\n') {
                     outln("");
                 }
