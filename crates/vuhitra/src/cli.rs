@@ -480,6 +480,19 @@ pub enum FilesCommand {
     /// Delete a file from the workspace.
     #[command(alias = "delete")]
     Rm { name: String },
+    /// Copy a file (an upload, or a job's output) out of the workspace.
+    #[command(
+        after_help = "Examples:\n  vuhitra files get sales.csv -o ~/Downloads/\n  vuhitra files get projects/calc/report.txt -o -      (to stdout)\n\nNAME is a registered file or a path inside the workspace; `..`, absolute\npaths and symbolic links are refused. An existing PATH is kept unless --force."
+    )]
+    Get {
+        name: String,
+        /// Where to write it: a file, a directory, or - for stdout (default: ./NAME's file name).
+        #[arg(short, long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Delete expired files (--expired, the default) or every file (--all).
     Cleanup {
         #[arg(long, conflicts_with = "all")]

@@ -260,3 +260,48 @@ fn upload_keyword_in_chat_copies_files_into_the_workspace() {
     let r = env.run(&["chat", "@upload hello"]).fails_with(2);
     assert!(r.stderr.contains("@upload needs a file"), "{}", r.stderr);
 }
+
+#[test]
+fn files_get_copies_an_upload_or_a_jobs_output_back_out_and_refuses_paths_outside() {
+    let env = TestEnv::with_sandbox_workspace();
+    let src = env.file("sales.csv", "region,amount\nnorth,10\n");
+    env.run(&["upload", src.to_str().unwrap(), "--as", "q3.csv"]).ok();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("copy.csv");
+    env.run(&["files", "get", "q3.csv", "-o", out.to_str().unwrap()]).ok();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "region,amount\nnorth,10\n");
+
+    // An existing file is kept unless --force; a directory takes the name.
+    let r = env.run(&["files", "get", "q3.csv", "-o", out.to_str().unwrap()]).fails_with(2);
+    assert!(r.stderr.contains("exists") && r.stderr.contains("--force"), "{}", r.stderr);
+    env.run(&["files", "get", "q3.csv", "-o", out.to_str().unwrap(), "--force"]).ok();
+    env.run(&["files", "get", "q3.csv", "-o", out_dir.path().to_str().unwrap()]).ok();
+    assert!(out_dir.path().join("q3.csv").is_file());
+    let r = env.run(&["files", "get", "q3.csv", "-o", "-"]).ok();
+    assert_eq!(r.stdout, "region,amount\nnorth,10\n");
+    let leftovers: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".part-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
+
+    // A job's output, which was never uploaded.
+    env.run(&["run", "--", "sh", "-c", "mkdir -p out && echo 42 > out/answer.txt"]).ok();
+    let r = env.run(&["files", "get", "out/answer.txt", "-o", "-"]).ok();
+    assert_eq!(r.stdout.trim(), "42");
+
+    let ws = env.home.path().join("workspace");
+    std::os::unix::fs::symlink("/etc/hostname", ws.join("link.txt")).unwrap();
+    for (bad, why) in [
+        ("../vuhitra.db", "no `..`"),
+        ("/etc/hostname", "absolute"),
+        ("link.txt", "symbolic link"),
+        ("out", "not a regular file"),
+        ("missing.csv", "no such file"),
+    ] {
+        let r = env.run(&["files", "get", bad, "-o", "-"]).fails_with(2);
+        assert!(r.stderr.contains(why), "{bad}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+    }
+}

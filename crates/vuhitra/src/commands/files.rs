@@ -100,6 +100,7 @@ pub fn run(app: &App, cmd: FilesCommand) -> anyhow::Result<()> {
                 outln(&format!("deleted {name}"));
             }
         }
+        FilesCommand::Get { name, out, force } => get(app, &ws, &name, out, force)?,
         FilesCommand::Cleanup { all, .. } => {
             let removed = if all {
                 let names: Vec<String> = store.workspace_files()?.into_iter().map(|f| f.name).collect();
@@ -139,4 +140,72 @@ pub fn remove_expired(app: &App) {
         Ok(_) => {}
         Err(e) => crate::output::warn(&format!("could not remove expired workspace files: {e}")),
     }
+}
+
+/// `files get`: the file, checked to be a regular file inside the
+/// workspace, copied out through a temporary file renamed into place (so an
+/// interrupted copy leaves nothing half written), or streamed to stdout.
+fn get(app: &App, ws: &Workspace, name: &str, out: Option<std::path::PathBuf>, force: bool) -> anyhow::Result<()> {
+    let source = workspace_path(ws, name)?;
+    let file_name = source.file_name().expect("a checked path names a file").to_owned();
+    let target = match out {
+        Some(p) if p.as_os_str() == "-" => {
+            let mut f = std::fs::File::open(&source)?;
+            std::io::copy(&mut f, &mut std::io::stdout().lock())?;
+            return Ok(());
+        }
+        Some(p) if p.is_dir() => p.join(&file_name),
+        Some(p) => p,
+        None => std::path::PathBuf::from(&file_name),
+    };
+    if target.exists() && !force {
+        return Err(crate::exit::usage(
+            format!("{} exists", target.display()),
+            Some("pass --force to replace it, or -o another path"),
+        ));
+    }
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let tmp = dir.join(format!(".{}.part-{}", file_name.to_string_lossy(), std::process::id()));
+    let copied = std::fs::copy(&source, &tmp).and_then(|n| std::fs::rename(&tmp, &target).map(|()| n));
+    let bytes = copied.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::anyhow!("cannot write {}: {e}", target.display())
+    })?;
+    if app.json {
+        output::json(&serde_json::json!({"name": name, "path": target, "bytes": bytes}));
+    } else {
+        eprintln!("wrote {} ({})", target.display(), output::human_bytes(bytes));
+    }
+    Ok(())
+}
+
+/// A workspace file by its name or relative path: plain components only
+/// (each one a valid file name), no symbolic link on the way, and a regular
+/// file at the end.
+fn workspace_path(ws: &Workspace, name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let refuse = |why: &str| {
+        crate::exit::usage(format!("cannot get \"{name}\": {why}"), Some("`vuhitra files list` shows the files"))
+    };
+    let rel = std::path::Path::new(name);
+    if rel.is_absolute() {
+        return Err(refuse("it is an absolute path; name a file inside the workspace"));
+    }
+    let mut path = ws.root().to_path_buf();
+    for part in rel.components() {
+        let std::path::Component::Normal(part) = part else {
+            return Err(refuse("only plain names inside the workspace are allowed (no `..` or `.`)"));
+        };
+        let part = part.to_str().ok_or_else(|| refuse("the name is not UTF-8"))?;
+        vuhitra_sandbox::workspace::sanitize_name(part).map_err(|e| refuse(&e.to_string()))?;
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => return Err(refuse("it goes through a symbolic link")),
+            Ok(_) => {}
+            Err(_) => return Err(refuse("there is no such file in the workspace")),
+        }
+    }
+    if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+        return Err(refuse("it is not a regular file"));
+    }
+    Ok(path)
 }
