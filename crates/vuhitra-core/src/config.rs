@@ -39,6 +39,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A span of time: seconds, or a number with s, m, h or d.
     Duration,
+    /// A duration, or 0 for "never expires".
+    Lifetime,
     /// A number from 0 to 1.
     Fraction,
     /// Lowercase letters, digits, `-` and `_`, starting with a letter
@@ -64,6 +66,7 @@ impl Kind {
             Kind::Path => "a filesystem path, or empty for the default".into(),
             Kind::Choice(words) => format!("one of {}", words.join(", ")),
             Kind::Duration => "a duration such as 3600, 90s, 15m, 1h or 7d".into(),
+            Kind::Lifetime => "a duration such as 90s, 15m, 1h or 7d, or 0 for no expiry".into(),
             Kind::Fraction => "a number from 0 to 1, such as 0.9".into(),
             Kind::IndexPrefix => "lowercase letters, digits, - and _, starting with a letter".into(),
         }
@@ -99,6 +102,7 @@ pub const KEYS: &[KeySpec] = &[
     key("OLLAMA_RETRIES", Kind::Int { min: 0, max: 10 }, "3", "retries before the first token"),
     key("MAX_CONTEXT_FILE_SIZE", Kind::Size, "10485760", "largest context file, bytes"),
     key("MAX_UPLOADED_FILE_SIZE", Kind::Size, "104857600", "largest uploaded file, bytes"),
+    key("UPLOAD_TTL", Kind::Lifetime, "24h", "how long an upload stays in the workspace (0 = until removed)"),
     key("MAX_ITERATIONS_DEV", Kind::Int { min: 1, max: 1000 }, "50", "model turns in dev mode"),
     key("MAX_ITERATIONS_PROD", Kind::Int { min: 1, max: 1000 }, "5", "model turns outside dev mode"),
     key("ENABLE_PROMPT_CACHE", Kind::Bool, "false", "similarity prompt cache"),
@@ -359,6 +363,7 @@ impl RawConfig {
             ollama_retries: int("OLLAMA_RETRIES")? as u32,
             max_context_file_size: int("MAX_CONTEXT_FILE_SIZE")?,
             max_uploaded_file_size: int("MAX_UPLOADED_FILE_SIZE")?,
+            upload_ttl_secs: int("UPLOAD_TTL")?,
             max_iterations_dev: int("MAX_ITERATIONS_DEV")? as u32,
             max_iterations_prod: int("MAX_ITERATIONS_PROD")? as u32,
             enable_prompt_cache: boolean("ENABLE_PROMPT_CACHE")?,
@@ -444,6 +449,8 @@ fn parse_value(kind: Kind, v: &str) -> Option<Value> {
             words.contains(&lower.as_str()).then_some(Value::Text(lower))
         }
         Kind::Duration => parse_duration_secs(v).map(Value::Int),
+        Kind::Lifetime if v.trim() == "0" => Some(Value::Int(0)),
+        Kind::Lifetime => parse_duration_secs(v).map(Value::Int),
         Kind::Fraction => v.parse::<f64>().ok().filter(|f| (0.0..=1.0).contains(f)).map(Value::Fraction),
         Kind::IndexPrefix => {
             let ok = v.starts_with(|c: char| c.is_ascii_lowercase())
@@ -574,6 +581,8 @@ pub struct Config {
     pub ollama_retries: u32,
     pub max_context_file_size: u64,
     pub max_uploaded_file_size: u64,
+    /// Seconds an upload lives without `--ttl` or `--keep`; 0 = until removed.
+    pub upload_ttl_secs: u64,
     pub max_iterations_dev: u32,
     pub max_iterations_prod: u32,
     pub enable_prompt_cache: bool,

@@ -336,6 +336,7 @@ const UPLOAD_HELP: &str = "\
 Examples:
   vuhitra upload sales.csv notes.md
   vuhitra upload big.parquet --ttl 1h       (removed by the first command after an hour)
+  vuhitra upload reference.csv --keep       (no expiry; without --ttl or --keep: UPLOAD_TTL, 24h)
   vuhitra upload ~/Downloads/export.csv --as q3.csv
 
 The size limit (MAX_UPLOADED_FILE_SIZE) applies to the bytes read. Symbolic
@@ -460,9 +461,12 @@ pub struct SqlArgs {
 pub struct UploadArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Remove the files this long after the upload (90s, 15m, 1h, 7d).
+    /// Remove the files this long after the upload (90s, 15m, 1h, 7d; default UPLOAD_TTL, 24h).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub ttl: Option<u64>,
+    /// Keep the files until `vuhitra files rm` (no expiry).
+    #[arg(long, conflicts_with = "ttl")]
+    pub keep: bool,
     /// The name in the workspace (one file only).
     #[arg(long = "as", value_name = "NAME")]
     pub name: Option<String>,

@@ -101,6 +101,39 @@ fn expired_uploads_are_removed_by_the_next_command() {
 }
 
 #[test]
+fn uploads_expire_after_upload_ttl_unless_kept() {
+    let mut env = env();
+    let f = env.file("data.csv", "a\n1\n");
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let up = env.run(&["--json", "upload", f.to_str().unwrap()]).ok().json();
+    let day = 24 * 3600 * 1000;
+    let expires = up[0]["expires_at"].as_i64().expect("a default expiry");
+    assert!((before + day..before + day + 60_000).contains(&expires), "24h by default: {expires} vs {before}");
+    let kept = env.run(&["--json", "upload", f.to_str().unwrap(), "--as", "kept.csv", "--keep"]).ok().json();
+    assert!(kept[0]["expires_at"].is_null(), "--keep: no expiry");
+    let r = env.run(&["upload", f.to_str().unwrap(), "--keep", "--ttl", "1h"]).fails_with(2);
+    assert!(r.stderr.contains("--keep") && r.stderr.contains("--ttl"), "{}", r.stderr);
+    env.set("UPLOAD_TTL", "0");
+    let never = env.run(&["--json", "upload", f.to_str().unwrap(), "--as", "never.csv"]).ok().json();
+    assert!(never[0]["expires_at"].is_null(), "UPLOAD_TTL=0: until removed");
+    env.set("UPLOAD_TTL", "1s");
+    let chat = env.run(&["chat", "@upload @file:data.csv"]).ok();
+    assert!(chat.stdout.contains("uploaded data.csv"), "{}", chat.stdout);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.run(&["info"]).ok();
+    let names: Vec<String> = env
+        .run(&["--json", "files", "list"])
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["kept.csv", "never.csv"], "the @upload under UPLOAD_TTL=1s is gone");
+}
+
+#[test]
 fn scripts_and_commands_run_in_the_workspace_with_a_scrubbed_environment() {
     if !common::require("python3") {
         return;

@@ -144,7 +144,9 @@ pub async fn analyze(app: &App, args: AnalyzeArgs) -> anyhow::Result<crate::exit
         (_, Some(src)) => {
             let store = app.store()?;
             let ws = Workspace::open(&app.config.workspace)?;
-            let f = ws.upload(&store, src, None, app.config.max_uploaded_file_size, None, now_ms())?;
+            let now = now_ms();
+            let expiry = super::files::Expiry::Default.at(app, now);
+            let f = ws.upload(&store, src, None, app.config.max_uploaded_file_size, expiry, now)?;
             uploaded = Some(f.name.clone());
             ws.path_of(&f.name)
         }

@@ -11,11 +11,33 @@ pub fn upload(app: &App, args: UploadArgs) -> anyhow::Result<()> {
     if args.name.is_some() && args.files.len() > 1 {
         return Err(crate::exit::usage("--as names one file; give one FILE with it", None));
     }
-    let done = upload_files(app, &args.files, args.name.as_deref(), args.ttl, outln)?;
+    let expires = if args.keep { Expiry::Never } else { args.ttl.map_or(Expiry::Default, Expiry::After) };
+    let done = upload_files(app, &args.files, args.name.as_deref(), expires, outln)?;
     if app.json {
         output::json(&serde_json::to_value(&done)?);
     }
     Ok(())
+}
+
+/// When an upload expires.
+#[derive(Debug, Clone, Copy)]
+pub enum Expiry {
+    /// UPLOAD_TTL after the upload (never when it is 0).
+    Default,
+    After(u64),
+    Never,
+}
+
+impl Expiry {
+    /// The expiry time in ms, if any.
+    pub fn at(self, app: &App, now: i64) -> Option<i64> {
+        let secs = match self {
+            Expiry::Default => Some(app.config.upload_ttl_secs).filter(|s| *s > 0),
+            Expiry::After(s) => Some(s),
+            Expiry::Never => None,
+        };
+        secs.map(|s| now + s as i64 * 1000)
+    }
 }
 
 /// Uploads `files` into the workspace (`vuhitra upload`, and `@upload` in
@@ -24,13 +46,13 @@ pub fn upload_files(
     app: &App,
     files: &[std::path::PathBuf],
     name: Option<&str>,
-    ttl_secs: Option<u64>,
+    expiry: Expiry,
     say: impl Fn(&str),
 ) -> anyhow::Result<Vec<vuhitra_store::WorkspaceFile>> {
     let store = app.store()?;
     let ws = Workspace::open(&app.config.workspace)?;
     let now = now_ms();
-    let expires = ttl_secs.map(|secs| now + secs as i64 * 1000);
+    let expires = expiry.at(app, now);
     let mut done = Vec::new();
     for path in files {
         // Each file is whole or absent: a failure stops here, earlier files stay.
@@ -51,7 +73,7 @@ pub fn upload_for_prompt(app: &App, prompt: &vuhitra_pipeline::PreparedPrompt) -
         return Ok(false);
     }
     let only = prompt.action == vuhitra_pipeline::Action::UploadOnly;
-    let done = upload_files(app, &prompt.uploads, None, None, |line| {
+    let done = upload_files(app, &prompt.uploads, None, Expiry::Default, |line| {
         // With a question, stdout is the answer's.
         if only {
             outln(line)

@@ -33,7 +33,9 @@ pub async fn run(app: &App, args: RunArgs, cancel: &CancellationToken) -> anyhow
     let script = if store.workspace_file(first).ok().flatten().is_some() {
         Some(first.clone())
     } else if Path::new(first).is_file() {
-        let f = ws.upload(&store, Path::new(first), None, app.config.max_uploaded_file_size, None, now_ms())?;
+        let now = now_ms();
+        let expiry = super::files::Expiry::Default.at(app, now);
+        let f = ws.upload(&store, Path::new(first), None, app.config.max_uploaded_file_size, expiry, now)?;
         Some(f.name)
     } else {
         None
