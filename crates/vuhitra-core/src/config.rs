@@ -107,6 +107,7 @@ pub const KEYS: &[KeySpec] = &[
     key("MAX_ITERATIONS_PROD", Kind::Int { min: 1, max: 1000 }, "5", "model turns outside dev mode"),
     key("ENABLE_PROMPT_CACHE", Kind::Bool, "false", "similarity prompt cache"),
     key("ENABLE_HEURISTICS", Kind::Bool, "true", "record heuristics per interaction"),
+    key("HEURISTICS_RETENTION", Kind::Lifetime, "90d", "how long heuristics records are kept (0 = forever)"),
     key("PROMPT_SIGNATURE", Kind::Choice(&["nlp", "hash"]), "nlp", "how prompts are identified"),
     key("PROMPT_CACHE_TTL", Kind::Duration, "7d", "how long a cached answer lives"),
     key("PROMPT_CACHE_THRESHOLD", Kind::Fraction, "0.8", "similarity a cache hit needs"),
@@ -368,6 +369,7 @@ impl RawConfig {
             max_iterations_prod: int("MAX_ITERATIONS_PROD")? as u32,
             enable_prompt_cache: boolean("ENABLE_PROMPT_CACHE")?,
             enable_heuristics: boolean("ENABLE_HEURISTICS")?,
+            heuristics_retention_secs: int("HEURISTICS_RETENTION")?,
             prompt_signature: text("PROMPT_SIGNATURE")?,
             prompt_cache_ttl_secs: int("PROMPT_CACHE_TTL")?,
             prompt_cache_threshold: match self.check("PROMPT_CACHE_THRESHOLD")? {
@@ -587,6 +589,8 @@ pub struct Config {
     pub max_iterations_prod: u32,
     pub enable_prompt_cache: bool,
     pub enable_heuristics: bool,
+    /// Records older than this are deleted (once a day); 0 keeps them forever.
+    pub heuristics_retention_secs: u64,
     /// `nlp` or `hash`.
     pub prompt_signature: String,
     pub prompt_cache_ttl_secs: u64,

@@ -24,6 +24,8 @@ pub struct IntelSettings {
     /// The embedded store (backend, or queue beside Elasticsearch).
     pub store_path: PathBuf,
     pub embed_model: Option<String>,
+    /// HEURISTICS_RETENTION in seconds; 0 keeps records forever.
+    pub retention_secs: u64,
 }
 
 impl IntelSettings {
@@ -34,6 +36,7 @@ impl IntelSettings {
             elasticsearch_timeout: Duration::from_secs(c.elasticsearch_timeout_secs),
             store_path: c.store_path(),
             embed_model: c.embed_model.clone(),
+            retention_secs: c.heuristics_retention_secs,
         }
     }
 }
@@ -64,7 +67,35 @@ impl Intel {
             }
             None => IntelBackend::Embedded(Store::open(&settings.store_path)?),
         };
-        Ok(Intel { backend, embed_model: settings.embed_model.clone(), warn, embed_failed: Cell::new(false) })
+        let intel = Intel { backend, embed_model: settings.embed_model.clone(), warn, embed_failed: Cell::new(false) };
+        intel.apply_retention(settings).await;
+        Ok(intel)
+    }
+
+    /// Deletes records older than HEURISTICS_RETENTION, at most once a day
+    /// per data directory (a marker file's age says when it last ran), so a
+    /// turn does not pay for a delete-by-query. A failure is only logged.
+    async fn apply_retention(&self, settings: &IntelSettings) {
+        if settings.retention_secs == 0 {
+            return;
+        }
+        let marker = settings.store_path.with_file_name("heuristics-pruned");
+        let fresh = std::fs::metadata(&marker)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < Duration::from_secs(86_400)));
+        if fresh {
+            return;
+        }
+        let before = vuhitra_store::now_ms() - settings.retention_secs as i64 * 1000;
+        match self.backend.prune_records(before).await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!("deleted {n} heuristics record(s) older than HEURISTICS_RETENTION");
+                }
+                let _ = std::fs::write(&marker, vuhitra_store::now_ms().to_string());
+            }
+            Err(e) => tracing::warn!("old heuristics records were not pruned: {e}"),
+        }
     }
 
     pub fn backend_name(&self) -> String {

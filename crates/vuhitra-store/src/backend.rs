@@ -59,6 +59,9 @@ impl HeuristicsStore for IntelBackend {
     async fn clear_records(&self) -> Result<u64> {
         forward!(self, b => b.clear_records().await)
     }
+    async fn prune_records(&self, before: i64) -> Result<u64> {
+        forward!(self, b => b.prune_records(before).await)
+    }
 }
 
 impl PromptCache for IntelBackend {

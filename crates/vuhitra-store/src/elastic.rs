@@ -536,6 +536,10 @@ impl HeuristicsStore for ElasticStore {
     async fn clear_records(&self) -> Result<u64> {
         self.delete_all(Kind::Heuristics, json!({"match_all": {}})).await
     }
+
+    async fn prune_records(&self, before: i64) -> Result<u64> {
+        self.delete_all(Kind::Heuristics, json!({"range": {"created_at": {"lt": before}}})).await
+    }
 }
 
 impl PromptCache for ElasticStore {

@@ -263,6 +263,11 @@ impl HeuristicsStore for Store {
         let n = self.conn.execute("DELETE FROM heuristics", []).map_err(|e| self.err(e))?;
         Ok(n as u64)
     }
+
+    async fn prune_records(&self, before: i64) -> Result<u64> {
+        let n = self.conn.execute("DELETE FROM heuristics WHERE created_at < ?1", [before]).map_err(|e| self.err(e))?;
+        Ok(n as u64)
+    }
 }
 
 impl PromptCache for Store {

@@ -155,6 +155,8 @@ pub trait HeuristicsStore {
     /// BM25 match on `terms` first.
     async fn corrections(&self, terms: &str, max_rating: u8, limit: usize) -> Result<Vec<HeuristicRecord>>;
     async fn clear_records(&self) -> Result<u64>;
+    /// Deletes the records made before `before` (ms); returns how many.
+    async fn prune_records(&self, before: i64) -> Result<u64>;
 }
 
 /// The prompt cache's storage; the hit decision is made above it.

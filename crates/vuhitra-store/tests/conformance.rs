@@ -103,7 +103,12 @@ async fn heuristics_suite(s: &impl HeuristicsStore) {
     assert!(s.corrections("hello there", 2, 5).await.unwrap().is_empty(), "rated 5: not a correction to show");
     assert!(s.corrections("", 2, 5).await.unwrap().is_empty());
 
-    assert_eq!(s.clear_records().await.unwrap(), 5);
+    // Retention: records made before the cut go, the others stay.
+    assert_eq!(s.prune_records(t0 + 2).await.unwrap(), 2);
+    let left: Vec<String> = s.records(&RecordFilter::default()).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(left, ["dddd00000000005e", "cccc00000000004d", "bbbb00000000003c"]);
+    assert_eq!(s.prune_records(t0).await.unwrap(), 0, "nothing older than the oldest");
+    assert_eq!(s.clear_records().await.unwrap(), 3);
     assert!(s.records(&RecordFilter::default()).await.unwrap().is_empty());
 }
 

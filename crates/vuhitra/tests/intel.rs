@@ -100,6 +100,45 @@ fn answers_are_recorded_rated_and_summarised() {
     assert_eq!(env.run(&["--json", "heuristics", "list"]).ok().json(), json!([]));
 }
 
+/// Moves every embedded heuristics record `days` into the past.
+fn age_records(env: &TestEnv, days: i64) {
+    let db = env.home.path().join("vuhitra.db");
+    let script = format!(
+        "import sqlite3; c = sqlite3.connect({:?}); c.execute('UPDATE heuristics SET created_at = created_at - {}'); c.commit()",
+        db.display().to_string(),
+        days * 86_400_000
+    );
+    assert!(std::process::Command::new("python3").args(["-c", &script]).status().unwrap().success());
+}
+
+#[test]
+fn records_older_than_the_retention_are_deleted_at_most_once_a_day() {
+    let o = need!(ollama());
+    let env = TestEnv::with_ollama(&o);
+    env.run(&chat(&["one"])).ok();
+    let marker = env.home.path().join("heuristics-pruned");
+    assert!(marker.is_file(), "the first run prunes (nothing yet) and notes when");
+    age_records(&env, 100);
+    env.run(&chat(&["two"])).ok();
+    // A day later, the first command that opens heuristics prunes: the
+    // default retention is 90 days.
+    let a_day_ago = std::process::Command::new("touch").args(["-d", "25 hours ago"]).arg(&marker).status().unwrap();
+    assert!(a_day_ago.success());
+    let list = env.run(&["--json", "heuristics", "list"]).ok().json();
+    let prompts: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["prompt"].as_str().unwrap()).collect();
+    assert_eq!(prompts, ["two"], "the 100-day-old record is gone, the new one stays");
+    // Once a day: within the day, an aged record waits for the next prune.
+    age_records(&env, 100);
+    assert_eq!(env.run(&["--json", "heuristics", "list"]).ok().json().as_array().unwrap().len(), 1);
+    // HEURISTICS_RETENTION=0 keeps everything, however old.
+    std::fs::remove_file(&marker).unwrap();
+    let mut forever = TestEnv::with_ollama(&o);
+    forever.home = env.home;
+    forever.set("HEURISTICS_RETENTION", "0");
+    assert_eq!(forever.run(&["--json", "heuristics", "list"]).ok().json().as_array().unwrap().len(), 1);
+    assert!(!forever.home.path().join("heuristics-pruned").exists());
+}
+
 #[test]
 fn heuristics_can_be_turned_off() {
     let o = need!(ollama());
