@@ -19,7 +19,7 @@ use vuhitra_store::Store;
 use crate::error::PipelineError;
 use crate::iterate::{iterate, Step, Stop};
 use crate::prepare::{Pipeline, PreparedPrompt};
-use crate::turn::{corrections_for, fill_metrics, heuristic_record, Conversation, TurnOutcome};
+use crate::turn::{correction_notes, fill_metrics, heuristic_record, Conversation, TurnOutcome};
 
 /// What one tool call gave back.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,12 +71,7 @@ impl Conversation {
         let (model_name, routed) = self.model_for(prompt);
         let session_name = self.session.as_ref().map(|(_, n)| n.clone());
         let mut record = heuristic_record(prompt, &model_name, session_name.clone());
-        let (notes, corrections) = match pipeline.intel.as_ref() {
-            Some(intel) if pipeline.show_corrections && pipeline.heuristics => {
-                corrections_for(intel, pipeline, &prompt.analysis).await
-            }
-            _ => (Vec::new(), Vec::new()),
-        };
+        let (notes, corrections) = correction_notes(pipeline, prompt).await;
         let req = self.request(&model_name, &prompt.message, &notes);
         let first_new = req.messages.len() - 1;
         let state = Mutex::new(Rounds { req, runner, metrics: Metrics::default(), calls: 0 });

@@ -163,12 +163,7 @@ impl Conversation {
             lookup = Some((scope, l.vector));
         }
 
-        let (notes, corrections) = match intel {
-            Some(intel) if pipeline.show_corrections && pipeline.heuristics => {
-                corrections_for(intel, pipeline, &prompt.analysis).await
-            }
-            _ => (Vec::new(), Vec::new()),
-        };
+        let (notes, corrections) = correction_notes(pipeline, prompt).await;
         let req = self.request(&model_name, &prompt.message, &notes);
         let result = tokio::select! {
             r = model.chat(req, on_token) => r,
@@ -302,13 +297,20 @@ async fn cache_lookup(
     Ok(Lookup { hit: d.hit, vector })
 }
 
+/// The correction notes for a prompt and the ids of the records they came
+/// from, when SHOW_CORRECTIONS and heuristics are on; none otherwise.
+pub(crate) async fn correction_notes(pipeline: &Pipeline, prompt: &PreparedPrompt) -> (Vec<String>, Vec<String>) {
+    match pipeline.intel.as_ref() {
+        Some(intel) if pipeline.show_corrections && pipeline.heuristics => {
+            corrections_for(intel, pipeline, &prompt.analysis).await
+        }
+        _ => (Vec::new(), Vec::new()),
+    }
+}
+
 /// Corrections from similar prompts rated 2 or lower, as notes for the
 /// model; a failure here only costs the notes.
-pub(crate) async fn corrections_for(
-    intel: &Intel,
-    pipeline: &Pipeline,
-    analysis: &Analysis,
-) -> (Vec<String>, Vec<String>) {
+async fn corrections_for(intel: &Intel, pipeline: &Pipeline, analysis: &Analysis) -> (Vec<String>, Vec<String>) {
     let terms = vuhitra_intel::terms_text(analysis);
     let found = match intel.backend.corrections(&terms, 2, 5).await {
         Ok(f) => f,
