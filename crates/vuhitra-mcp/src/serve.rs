@@ -16,7 +16,6 @@ use rmcp::{ErrorData, ServerHandler, ServiceExt};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::ToolInfo;
 use crate::McpError;
 
 /// One tool the host offers.
@@ -98,15 +97,7 @@ impl<H: ToolHost> Server<H> {
                 None,
             ));
         };
-        let info = ToolInfo {
-            name: tool.name.to_string(),
-            title: None,
-            description: None,
-            input_schema: tool.input_schema.clone(),
-            output_schema: None,
-            annotations: None,
-        };
-        if let Err(e) = crate::toolbox::check_arguments(&info, &args) {
+        if let Err(e) = crate::toolbox::check_arguments(tool.name, &tool.input_schema, &args) {
             return Ok(HostOutput::error(e.to_string()));
         }
         Ok(self.host.call(name, args).await)

@@ -138,7 +138,7 @@ impl Toolbox {
             Value::String(s) => crate::schema::parse_args(Some(s)).map_err(McpError::Arguments)?,
             other => return Err(McpError::Arguments(format!("the arguments must be a JSON object, not {other}"))),
         };
-        check_arguments(&tool.tool, &args)?;
+        check_arguments(&tool.tool.name, &tool.tool.input_schema, &args)?;
         let conn = self.connection(&tool.server).expect("every listed tool has its connection");
         conn.call(&tool.tool.name, args, cancel).await
     }
@@ -150,12 +150,12 @@ impl Toolbox {
 }
 
 /// Arguments checked against a tool's input schema, every problem listed.
-pub fn check_arguments(tool: &ToolInfo, args: &serde_json::Map<String, Value>) -> Result<(), McpError> {
-    let problems = crate::schema::violations(&tool.input_schema, &Value::Object(args.clone()));
+pub fn check_arguments(tool: &str, schema: &Value, args: &serde_json::Map<String, Value>) -> Result<(), McpError> {
+    let problems = crate::schema::violations(schema, &Value::Object(args.clone()));
     if problems.is_empty() {
         return Ok(());
     }
-    Err(McpError::Arguments(format!("the arguments do not fit {}'s input schema: {}", tool.name, problems.join("; "))))
+    Err(McpError::Arguments(format!("the arguments do not fit {tool}'s input schema: {}", problems.join("; "))))
 }
 
 /// `server__tool`, keeping to the characters function names allow.
@@ -191,16 +191,10 @@ mod tests {
 
     #[test]
     fn arguments_are_checked_against_the_schema() {
-        let tool = ToolInfo {
-            name: "get_time".into(),
-            title: None,
-            description: None,
-            input_schema: serde_json::json!({"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}),
-            output_schema: None,
-            annotations: None,
-        };
-        assert!(check_arguments(&tool, &serde_json::json!({"timezone": "UTC"}).as_object().unwrap().clone()).is_ok());
-        let e = check_arguments(&tool, &Default::default()).unwrap_err().to_string();
+        let schema = serde_json::json!({"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]});
+        let utc = serde_json::json!({"timezone": "UTC"}).as_object().unwrap().clone();
+        assert!(check_arguments("get_time", &schema, &utc).is_ok());
+        let e = check_arguments("get_time", &schema, &Default::default()).unwrap_err().to_string();
         assert!(e.contains("get_time's input schema") && e.contains("timezone"), "{e}");
     }
 }

@@ -480,7 +480,7 @@ async fn call_checked(
             Some(&format!("its tools: {}", if names.is_empty() { "none".into() } else { names.join(", ") })),
         ));
     };
-    vuhitra_mcp::toolbox::check_arguments(info, &args).map_err(|e| {
+    vuhitra_mcp::toolbox::check_arguments(&info.name, &info.input_schema, &args).map_err(|e| {
         crate::exit::usage(
             e.to_string(),
             Some(&format!("its arguments (* required): {}", argument_names(&info.input_schema))),
