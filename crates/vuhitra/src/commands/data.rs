@@ -389,17 +389,28 @@ async fn register_tables(app: &App, ctx: &SessionContext, sql: &str, tables: &[S
         };
         loaded.push(register(ctx, &name, &path, &opts).await?);
     }
-    let store = app.store()?;
-    let lower = sql.to_ascii_lowercase();
-    for f in store.workspace_files()? {
-        let name = table_name(Path::new(&f.name));
-        let mentioned = lower.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|w| w == name);
-        if mentioned && !loaded.iter().any(|l| l.table == name) {
-            let path = Workspace::open(&app.config.workspace)?.path_of(&f.name);
+    for (name, path) in mentioned_workspace_files(app, sql)? {
+        if !loaded.iter().any(|l| l.table == name) {
             loaded.push(register(ctx, &name, &path, &opts).await?);
         }
     }
     Ok(loaded)
+}
+
+/// The workspace files whose table names (see `table_name`) appear as words
+/// in `sql`, with their paths: what a query may use without naming a file.
+pub fn mentioned_workspace_files(app: &App, sql: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let lower = sql.to_ascii_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+    let ws = Workspace::open(&app.config.workspace)?;
+    let mut found = Vec::new();
+    for f in app.store()?.workspace_files()? {
+        let table = table_name(Path::new(&f.name));
+        if words.contains(&table.as_str()) {
+            found.push((table, ws.path_of(&f.name)));
+        }
+    }
+    Ok(found)
 }
 
 pub async fn sql(app: &App, args: SqlArgs) -> anyhow::Result<()> {

@@ -143,14 +143,8 @@ impl DataTools {
         let ctx = SessionContext::new();
         let opts = LoadOptions { scratch: Some(self.app.config.data_dir.clone()), ..Default::default() };
         // Only the tables the query names are registered, each from the workspace.
-        let lower = query.to_ascii_lowercase();
-        let words: Vec<&str> = lower.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
-        for f in self.app.store()?.workspace_files()? {
-            let table = table_name(Path::new(&f.name));
-            if words.contains(&table.as_str()) {
-                let path = self.workspace_file(&f.name)?;
-                register(&ctx, &table, &path, &opts).await?;
-            }
+        for (table, path) in super::data::mentioned_workspace_files(&self.app, query)? {
+            register(&ctx, &table, &path, &opts).await?;
         }
         let df = ctx.sql_with_options(query, vuhitra_data::guard::read_only_options()).await?;
         let batches = df.limit(0, Some(max_rows as usize + 1))?.collect().await?;
