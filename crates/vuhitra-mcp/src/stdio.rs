@@ -131,8 +131,8 @@ impl<R: AsyncRead + Unpin> AsyncRead for StdoutWatch<R> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
-            let fresh = buf.filled()[before..].to_vec();
-            self.scan(&fresh);
+            // `buf` is not part of `self`: the new bytes are scanned in place.
+            self.scan(&buf.filled()[before..]);
         }
         polled
     }
