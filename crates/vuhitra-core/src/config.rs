@@ -35,6 +35,8 @@ pub enum Kind {
     ServiceUrl(&'static [&'static str]),
     /// A filesystem path; empty means "the default location".
     Path,
+    /// Model names separated by commas (empty: none).
+    ModelList,
     /// One of these words (case-insensitive).
     Choice(&'static [&'static str]),
     /// A span of time: seconds, or a number with s, m, h or d.
@@ -55,6 +57,7 @@ impl Kind {
                 "an http:// URL such as http://127.0.0.1:11434, or host[:port] (https is not supported yet)".into()
             }
             Kind::Text => "non-empty text".into(),
+            Kind::ModelList => "model names separated by commas, such as qwen2.5-coder:7b,llama3:8b".into(),
             Kind::Size => "a size in bytes such as 10485760, or with a unit: 10MiB, 100MB, 1GiB".into(),
             Kind::Int { min, max } => format!("a whole number from {min} to {max}"),
             Kind::Bool => "true or false (also 1/0, yes/no, on/off)".into(),
@@ -66,7 +69,7 @@ impl Kind {
             Kind::Path => "a filesystem path, or empty for the default".into(),
             Kind::Choice(words) => format!("one of {}", words.join(", ")),
             Kind::Duration => "a duration such as 3600, 90s, 15m, 1h or 7d".into(),
-            Kind::Lifetime => "a duration such as 90s, 15m, 1h or 7d, or 0 for no expiry".into(),
+            Kind::Lifetime => "a duration such as 90s, 15m, 1h or 7d, or 0 for none".into(),
             Kind::Fraction => "a number from 0 to 1, such as 0.9".into(),
             Kind::IndexPrefix => "lowercase letters, digits, - and _, starting with a letter".into(),
         }
@@ -113,11 +116,17 @@ pub const KEYS: &[KeySpec] = &[
     key("PROMPT_CACHE_THRESHOLD", Kind::Fraction, "0.8", "similarity a cache hit needs"),
     key("EMBED_MODEL", Kind::Text, "all-minilm", "embedding model (none = lexical similarity only)"),
     key("SHOW_CORRECTIONS", Kind::Bool, "true", "show the model corrections of similar poorly rated prompts"),
-    key("MODEL_CODE", Kind::Text, "", "model for code prompts (empty = MODEL)"),
-    key("MODEL_DATA", Kind::Text, "", "model for data-analysis prompts (empty = MODEL)"),
-    key("MODEL_EXPLANATION", Kind::Text, "", "model for explanation prompts (empty = MODEL)"),
-    key("MODEL_QUESTION", Kind::Text, "", "model for questions (empty = MODEL)"),
-    key("MODEL_CHAT", Kind::Text, "", "model for small talk (empty = MODEL)"),
+    key("MODEL_CODE", Kind::ModelList, "", "model(s) for code prompts (empty = MODEL)"),
+    key("MODEL_DATA", Kind::ModelList, "", "model(s) for data-analysis prompts (empty = MODEL)"),
+    key("MODEL_EXPLANATION", Kind::ModelList, "", "model(s) for explanation prompts (empty = MODEL)"),
+    key("MODEL_QUESTION", Kind::ModelList, "", "model(s) for questions (empty = MODEL)"),
+    key("MODEL_CHAT", Kind::ModelList, "", "model(s) for small talk (empty = MODEL)"),
+    key(
+        "ROUTE_LATENCY_BUDGET",
+        Kind::Lifetime,
+        "60s",
+        "an unrated answer slower than this counts against its model when routing (0 = none)",
+    ),
     key("REDIS_URL", Kind::ServiceUrl(&["redis"]), "", "Redis (empty = embedded)"),
     // https is refused for now: this build's HTTP client has no TLS (all
     // services are expected on the local machine or the stack's network).
@@ -378,12 +387,12 @@ impl RawConfig {
             },
             embed_model: Some(text("EMBED_MODEL")?).filter(|m| !m.eq_ignore_ascii_case("none")),
             show_corrections: boolean("SHOW_CORRECTIONS")?,
-            intent_models: ["code", "data_analysis", "explanation", "question", "chat"]
-                .into_iter()
-                .zip(["MODEL_CODE", "MODEL_DATA", "MODEL_EXPLANATION", "MODEL_QUESTION", "MODEL_CHAT"])
-                .map(|(intent, k)| Ok((intent.to_string(), text(k)?)))
+            intent_models: INTENT_SETTINGS
+                .iter()
+                .map(|&(intent, k)| Ok((intent.to_string(), model_list(&text(k)?))))
                 .filter(|r| !matches!(r, Ok((_, m)) if m.is_empty()))
                 .collect::<Result<_, ConfigError>>()?,
+            route_latency_budget_secs: int("ROUTE_LATENCY_BUDGET")?,
             elasticsearch_index_prefix: text("ELASTICSEARCH_INDEX_PREFIX")?,
             elasticsearch_timeout_secs: int("ELASTICSEARCH_TIMEOUT")?,
             redis_url: url("REDIS_URL")?,
@@ -425,10 +434,40 @@ pub enum Value {
     Fraction(f64),
 }
 
+/// The intents that may have their own models, and the keys that name them.
+pub const INTENT_SETTINGS: [(&str, &str); 5] = [
+    ("code", "MODEL_CODE"),
+    ("data_analysis", "MODEL_DATA"),
+    ("explanation", "MODEL_EXPLANATION"),
+    ("question", "MODEL_QUESTION"),
+    ("chat", "MODEL_CHAT"),
+];
+
+/// The key that names an intent's models.
+pub fn intent_setting(intent: &str) -> Option<&'static str> {
+    INTENT_SETTINGS.iter().find(|(i, _)| *i == intent).map(|(_, k)| *k)
+}
+
+/// The distinct names in a comma-separated model list, in order.
+fn model_list(v: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !out.iter().any(|o| o == name) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
 fn parse_value(kind: Kind, v: &str) -> Option<Value> {
     match kind {
         Kind::OllamaAddress => parse_ollama_address(v).map(|u| Value::Url(Some(u))),
         Kind::Text => Some(Value::Text(v.to_string())),
+        Kind::ModelList => {
+            let names = model_list(v);
+            let each_named = v.trim().is_empty() || names.len() == v.split(',').count();
+            (each_named && names.iter().all(|n| !n.contains(char::is_whitespace))).then(|| Value::Text(v.to_string()))
+        }
         Kind::Size => parse_size(v).map(Value::Int),
         Kind::Int { min, max } => v.parse::<u64>().ok().filter(|n| (min..=max).contains(n)).map(Value::Int),
         Kind::Bool => parse_bool(v).map(Value::Bool),
@@ -599,8 +638,11 @@ pub struct Config {
     /// None when EMBED_MODEL=none: similarity is then lexical only.
     pub embed_model: Option<String>,
     pub show_corrections: bool,
-    /// Intent (as `vuhitra nlp` names it) → model, for the MODEL_<INTENT> keys that are set.
-    pub intent_models: BTreeMap<String, String>,
+    /// Intent (as `vuhitra nlp` names it) → candidate models, in the
+    /// order given, for the MODEL_<INTENT> keys that are set.
+    pub intent_models: BTreeMap<String, Vec<String>>,
+    /// ROUTE_LATENCY_BUDGET in seconds; 0: latency does not count.
+    pub route_latency_budget_secs: u64,
     pub elasticsearch_index_prefix: String,
     /// Seconds to connect to Elasticsearch.
     pub elasticsearch_timeout_secs: u64,

@@ -328,6 +328,11 @@ pub trait ChatModel {
     async fn embed(&self, model: &str, inputs: &[String]) -> Result<EmbedResponse, OllamaError>;
     /// The model's trained context length, when the server says.
     async fn context_length(&self, model: &str) -> Result<Option<u32>, OllamaError>;
+    /// The names of the models the server has. A source that cannot say
+    /// errs, and callers then treat every model as present.
+    async fn installed(&self) -> Result<Vec<String>, OllamaError> {
+        Err(OllamaError::Protocol("this model source does not list its models".into()))
+    }
 }
 
 impl ChatModel for OllamaClient {
@@ -339,6 +344,9 @@ impl ChatModel for OllamaClient {
     }
     async fn context_length(&self, model: &str) -> Result<Option<u32>, OllamaError> {
         OllamaClient::context_length(self, model).await
+    }
+    async fn installed(&self) -> Result<Vec<String>, OllamaError> {
+        Ok(self.list_models().await?.into_iter().map(|m| m.name).collect())
     }
 }
 

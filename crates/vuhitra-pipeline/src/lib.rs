@@ -19,6 +19,7 @@ mod error;
 mod intel;
 mod iterate;
 mod prepare;
+pub mod route;
 mod tools;
 mod turn;
 
@@ -27,6 +28,7 @@ pub use error::PipelineError;
 pub use intel::{Intel, IntelSettings, Warn};
 pub use iterate::{iterate, Iterated, Step, Stop};
 pub use prepare::{Action, CacheMode, Pipeline, PreparedPrompt};
+pub use route::{Choice, Router};
 pub use tokio_util::sync::CancellationToken;
 pub use tools::{ToolResult, ToolRunner, ROUNDS_USED_UP};
 pub use turn::{CachedAnswer, Conversation, TurnOutcome};

@@ -19,6 +19,7 @@ use vuhitra_store::Store;
 use crate::error::PipelineError;
 use crate::iterate::{iterate, Step, Stop};
 use crate::prepare::{Pipeline, PreparedPrompt};
+use crate::route::Choice;
 use crate::turn::{correction_notes, fill_metrics, heuristic_record, Conversation, TurnOutcome};
 
 /// What one tool call gave back.
@@ -62,15 +63,17 @@ impl Conversation {
         store: &mut Store,
         pipeline: &Pipeline,
         prompt: &PreparedPrompt,
+        choice: Choice,
         cancel: &CancellationToken,
         on_token: impl FnMut(&str),
         runner: &mut R,
         max_rounds: u32,
     ) -> Result<TurnOutcome, PipelineError> {
         let started = Instant::now();
-        let (model_name, routed) = self.model_for(prompt);
+        let Choice { model: model_name, routed, note } = choice;
         let session_name = self.session.as_ref().map(|(_, n)| n.clone());
         let mut record = heuristic_record(prompt, &model_name, session_name.clone());
+        record.route = note.clone();
         let (notes, corrections) = correction_notes(pipeline, prompt).await;
         let req = self.request(&model_name, &prompt.message, &notes);
         let first_new = req.messages.len() - 1;
@@ -137,7 +140,7 @@ impl Conversation {
             req.messages[first_new..].iter().filter(|m| m.role != Role::System).cloned().collect();
         messages.push(Message::new(Role::Assistant, completion.content.clone()));
         let record_id = self.finish_messages(store, pipeline, &record, messages).await?;
-        Ok(TurnOutcome { completion, cached: None, record_id, corrections, routed })
+        Ok(TurnOutcome { completion, cached: None, record_id, corrections, routed, route: note })
     }
 }
 
@@ -229,6 +232,11 @@ mod tests {
         }
     }
 
+    /// The conversation's own model, as a router without candidates picks.
+    fn choice(convo: &Conversation) -> Choice {
+        Choice { model: convo.model.clone(), routed: None, note: None }
+    }
+
     fn setup() -> (tempfile::TempDir, Store, Pipeline, PreparedPrompt, Conversation) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("v.db")).unwrap();
@@ -249,8 +257,10 @@ mod tests {
         };
         let mut runner = Runner(Vec::new());
         let cancel = CancellationToken::new();
-        let out =
-            convo.tool_turn(&model, &mut store, &pipeline, &prompt, &cancel, |_| {}, &mut runner, 5).await.unwrap();
+        let out = convo
+            .tool_turn(&model, &mut store, &pipeline, &prompt, choice(&convo), &cancel, |_| {}, &mut runner, 5)
+            .await
+            .unwrap();
         assert_eq!(out.completion.content, "It is noon.");
         assert_eq!(runner.0, ["time__now", "broken"], "both calls ran, in order");
         assert_eq!(out.completion.metrics.eval_count, 2, "metrics add up over the rounds");
@@ -284,8 +294,10 @@ mod tests {
         };
         let mut runner = Runner(Vec::new());
         let cancel = CancellationToken::new();
-        let out =
-            convo.tool_turn(&model, &mut store, &pipeline, &prompt, &cancel, |_| {}, &mut runner, 2).await.unwrap();
+        let out = convo
+            .tool_turn(&model, &mut store, &pipeline, &prompt, choice(&convo), &cancel, |_| {}, &mut runner, 2)
+            .await
+            .unwrap();
         assert_eq!(out.completion.content, "Noon, I think.");
         assert_eq!(runner.0.len(), 2, "two rounds ran");
         let seen = model.seen.lock().unwrap();
@@ -302,7 +314,9 @@ mod tests {
         let cancel = CancellationToken::new();
         cancel.cancel();
         let mut runner = Runner(Vec::new());
-        let e = convo.tool_turn(&model, &mut store, &pipeline, &prompt, &cancel, |_| {}, &mut runner, 2).await;
+        let e = convo
+            .tool_turn(&model, &mut store, &pipeline, &prompt, choice(&convo), &cancel, |_| {}, &mut runner, 2)
+            .await;
         assert!(matches!(e, Err(PipelineError::Cancelled { .. })));
         assert!(convo.history.is_empty());
     }

@@ -2,7 +2,6 @@
 //! corrections, the model call, then the session, the heuristics record and
 //! the cache entry. Each step is a small function of its own.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
@@ -14,6 +13,7 @@ use vuhitra_store::{now_ms, CacheEntry, HeuristicRecord, HeuristicsStore, Prompt
 use crate::error::PipelineError;
 use crate::intel::Intel;
 use crate::prepare::{CacheMode, Pipeline, PreparedPrompt};
+use crate::route::{Choice, Router};
 
 /// The state of one conversation: model, system prompt, history, and the
 /// saved session it belongs to (if any).
@@ -26,8 +26,9 @@ pub struct Conversation {
     pub tools: Vec<Tool>,
     /// (id, name) of the saved session that receives each turn.
     pub session: Option<(i64, String)>,
-    /// Intent → model (MODEL_CODE, …); empty once the user picks a model.
-    pub routes: BTreeMap<String, String>,
+    /// Intent → candidate models (MODEL_CODE, …); empty once the user
+    /// picks a model.
+    pub router: Router,
     /// The heuristics record of the last answer, for `/rate`.
     pub last_record: Option<String>,
 }
@@ -51,6 +52,8 @@ pub struct TurnOutcome {
     pub corrections: Vec<String>,
     /// Set when MODEL_<INTENT> chose the model.
     pub routed: Option<String>,
+    /// How routing chose among several candidates.
+    pub route: Option<vuhitra_store::RouteNote>,
 }
 
 impl Conversation {
@@ -62,7 +65,7 @@ impl Conversation {
             options,
             tools: Vec::new(),
             session: None,
-            routes: BTreeMap::new(),
+            router: Router::default(),
             last_record: None,
         }
     }
@@ -82,14 +85,17 @@ impl Conversation {
         req
     }
 
-    /// The model for this prompt: MODEL_<INTENT> when configured and the
-    /// user has not chosen one, else the conversation's model. The second
-    /// value is set when routing chose it.
-    pub fn model_for(&self, prompt: &PreparedPrompt) -> (String, Option<String>) {
-        match self.routes.get(prompt.analysis.intent.kind.as_str()) {
-            Some(m) if *m != self.model => (m.clone(), Some(m.clone())),
-            _ => (self.model.clone(), None),
-        }
+    /// The model for this prompt: MODEL_<INTENT>'s when configured and the
+    /// user has not chosen one (learned among several candidates), else the
+    /// conversation's model.
+    pub async fn choose_model(
+        &mut self,
+        client: &impl ChatModel,
+        pipeline: &Pipeline,
+        prompt: &PreparedPrompt,
+    ) -> Choice {
+        let intent = prompt.analysis.intent.kind.as_str();
+        self.router.choose(intent, &self.model, client, pipeline.intel.as_ref()).await
     }
 
     /// What must match for a cached answer to be reused here.
@@ -118,13 +124,14 @@ impl Conversation {
     ) -> Result<TurnOutcome, PipelineError> {
         let started = Instant::now();
         let intel = pipeline.intel.as_ref();
-        let (model_name, routed) = self.model_for(prompt);
+        // The cache is asked before routing chooses, so a hit costs no choice.
+        let scope_model = self.router.scope_model(prompt.analysis.intent.kind.as_str(), &self.model);
         let session_name = self.session.as_ref().map(|(_, n)| n.clone());
-        let mut record = heuristic_record(prompt, &model_name, session_name);
+        let mut record = heuristic_record(prompt, &scope_model, session_name);
         let mut lookup = None;
 
         if let (true, Some(intel)) = (prompt.cache != CacheMode::Off, intel) {
-            let scope = self.cache_scope(&model_name, prompt);
+            let scope = self.cache_scope(&scope_model, prompt);
             let l = tokio::select! {
                 l = cache_lookup(intel, model, pipeline, prompt, &scope) => l?,
                 _ = cancel.cancelled() => return Err(PipelineError::cancelled("the answer was cancelled")),
@@ -156,13 +163,17 @@ impl Conversation {
                     completion,
                     record_id,
                     corrections: Vec::new(),
-                    routed,
+                    routed: None,
+                    route: None,
                 });
             }
             record.cache = Some("miss".into());
             lookup = Some((scope, l.vector));
         }
 
+        let Choice { model: model_name, routed, note } = self.choose_model(model, pipeline, prompt).await;
+        record.model = model_name.clone();
+        record.route = note.clone();
         let (notes, corrections) = correction_notes(pipeline, prompt).await;
         let req = self.request(&model_name, &prompt.message, &notes);
         let result = tokio::select! {
@@ -191,7 +202,7 @@ impl Conversation {
                 intel.warn(&format!("the answer was not cached: {e}"));
             }
         }
-        Ok(TurnOutcome { completion, cached: None, record_id, corrections, routed })
+        Ok(TurnOutcome { completion, cached: None, record_id, corrections, routed, route: note })
     }
 
     /// Saves the exchange to the session, records heuristics, and extends
@@ -414,9 +425,14 @@ impl Pipeline {
 mod tests {
     use super::*;
 
-    fn prompt(text: &str) -> PreparedPrompt {
+    fn pipeline() -> (vuhitra_core::Config, Pipeline) {
         let config = vuhitra_core::Config::load(&vuhitra_core::Sources::default()).unwrap();
-        Pipeline::new(&config, |_| {}).prepare(text, vec![], &[], 1024).unwrap()
+        let pipeline = Pipeline::new(&config, |_| {});
+        (config, pipeline)
+    }
+
+    fn prompt(text: &str) -> PreparedPrompt {
+        pipeline().1.prepare(text, vec![], &[], 1024).unwrap()
     }
 
     #[test]
@@ -439,15 +455,25 @@ mod tests {
         assert!(req.stream && req.tools.is_empty());
     }
 
-    #[test]
-    fn routing_picks_the_intents_model_until_the_user_picks_one() {
+    #[tokio::test]
+    async fn routing_picks_the_intents_model_until_the_user_picks_one() {
+        let (config, pipeline) = pipeline();
         let mut c = Conversation::new("base".into(), None, Options::default());
-        let p = prompt("Write a Python function that reverses a string");
-        assert_eq!(c.model_for(&p), ("base".to_string(), None));
-        c.routes.insert(p.analysis.intent.kind.as_str().to_string(), "coder".into());
-        assert_eq!(c.model_for(&p), ("coder".to_string(), Some("coder".to_string())));
-        c.routes.clear();
-        assert_eq!(c.model_for(&p).0, "base");
+        let p = pipeline.prepare("Write a Python function that reverses a string", vec![], &[], 1024).unwrap();
+        // A router without several candidates never asks the server.
+        let client = vuhitra_llm::OllamaClient::new(vuhitra_llm::ClientSettings {
+            base_url: config.ollama_url.clone(),
+            connect_timeout: std::time::Duration::from_secs(1),
+            timeout: std::time::Duration::from_secs(1),
+            retries: 0,
+        });
+        let choice = c.choose_model(&client, &pipeline, &p).await;
+        assert_eq!((choice.model.as_str(), choice.routed), ("base", None));
+        c.router.set(p.analysis.intent.kind.as_str(), vec!["coder".into()]);
+        let choice = c.choose_model(&client, &pipeline, &p).await;
+        assert_eq!((choice.model.as_str(), choice.routed.as_deref(), choice.note), ("coder", Some("coder"), None));
+        c.router.clear();
+        assert_eq!(c.choose_model(&client, &pipeline, &p).await.model, "base");
     }
 
     #[test]

@@ -62,6 +62,9 @@ impl HeuristicsStore for IntelBackend {
     async fn prune_records(&self, before: i64) -> Result<u64> {
         forward!(self, b => b.prune_records(before).await)
     }
+    async fn outcomes(&self, intent: &str, models: &[String], slow_ms: Option<f64>) -> Result<Vec<ModelOutcomes>> {
+        forward!(self, b => b.outcomes(intent, models, slow_ms).await)
+    }
 }
 
 impl PromptCache for IntelBackend {

@@ -540,6 +540,52 @@ impl HeuristicsStore for ElasticStore {
     async fn prune_records(&self, before: i64) -> Result<u64> {
         self.delete_all(Kind::Heuristics, json!({"range": {"created_at": {"lt": before}}})).await
     }
+
+    async fn outcomes(&self, intent: &str, models: &[String], slow_ms: Option<f64>) -> Result<Vec<ModelOutcomes>> {
+        if models.is_empty() {
+            return Ok(Vec::new());
+        }
+        let unrated = json!({"exists": {"field": "rating"}});
+        // With no budget nothing is slow: a range no latency reaches.
+        let slow = slow_ms.map_or(json!({"match_none": {}}), |ms| json!({"range": {"total_ms": {"gt": ms}}}));
+        let body = json!({
+            "size": 0,
+            "query": {"bool": {
+                "filter": [{"term": {"intent": intent}}, {"terms": {"model": models}}],
+                "must_not": [{"term": {"cache": "hit"}}],
+            }},
+            "aggs": {"models": {
+                "terms": {"field": "model", "size": models.len()},
+                "aggs": {
+                    "failed": {"filter": {"term": {"success": false}}},
+                    "rated": {"value_count": {"field": "rating"}},
+                    "rating_sum": {"sum": {"field": "rating"}},
+                    "unrated_failed": {"filter": {"bool": {
+                        "filter": [{"term": {"success": false}}], "must_not": [unrated]}}},
+                    "unrated_slow": {"filter": {"bool": {
+                        "filter": [{"term": {"success": true}}, slow], "must_not": [unrated]}}},
+                    "ok": {"filter": {"term": {"success": true}}, "aggs": {"ms": {"avg": {"field": "total_ms"}}}},
+                }
+            }}
+        });
+        let resp = self.call(Method::POST, &format!("{}/_search", self.alias_of(Kind::Heuristics)), Some(body)).await?;
+        let empty = vec![];
+        let buckets = resp.pointer("/aggregations/models/buckets").and_then(Value::as_array).unwrap_or(&empty);
+        let count = |v: &Value| v.as_u64().unwrap_or(0);
+        Ok(buckets
+            .iter()
+            .map(|b| ModelOutcomes {
+                model: b["key"].as_str().unwrap_or_default().to_string(),
+                calls: count(&b["doc_count"]),
+                failures: count(&b["failed"]["doc_count"]),
+                rated: count(&b["rated"]["value"]),
+                rating_sum: b["rating_sum"]["value"].as_f64().unwrap_or(0.0).round() as u64,
+                unrated_failures: count(&b["unrated_failed"]["doc_count"]),
+                unrated_slow: count(&b["unrated_slow"]["doc_count"]),
+                mean_ms: b["ok"]["ms"]["value"].as_f64(),
+            })
+            .collect())
+    }
 }
 
 impl PromptCache for ElasticStore {

@@ -9,7 +9,7 @@ use crate::{Store, StoreError};
 
 const RECORD_COLUMNS: &str = "id, created_at, session, model, prompt, terms, signature, intent, intent_confidence,
     entities, sentiment, success, error, cache, prompt_tokens, response_tokens, total_ms, load_ms, prompt_eval_ms,
-    eval_ms, tokens_per_second, context_hashes, rating, correction, rated_at";
+    eval_ms, tokens_per_second, context_hashes, rating, correction, rated_at, route";
 
 const ENTRY_COLUMNS: &str = "id, scope, signature, prompt, terms, answer, model, embed_model, embedding, negated,
     numbers, entities, created_at, last_hit_at, hit_count, expires_at";
@@ -54,6 +54,7 @@ fn record_from_row(r: &Row) -> rusqlite::Result<HeuristicRecord> {
         rating: r.get(22)?,
         correction: r.get(23)?,
         rated_at: r.get(24)?,
+        route: r.get::<_, Option<String>>(25)?.and_then(|j| serde_json::from_str(&j).ok()),
     })
 }
 
@@ -151,7 +152,7 @@ impl HeuristicsStore for Store {
                 &format!(
                     "INSERT INTO heuristics ({RECORD_COLUMNS}) VALUES
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                      ?21, ?22, ?23, ?24, ?25)
+                      ?21, ?22, ?23, ?24, ?25, ?26)
                      ON CONFLICT(id) DO NOTHING"
                 ),
                 params![
@@ -179,7 +180,8 @@ impl HeuristicsStore for Store {
                     json_list(&r.context_hashes),
                     r.rating,
                     r.correction,
-                    r.rated_at
+                    r.rated_at,
+                    r.route.as_ref().map(|n| serde_json::to_string(n).expect("a route note serialises"))
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -267,6 +269,37 @@ impl HeuristicsStore for Store {
     async fn prune_records(&self, before: i64) -> Result<u64> {
         let n = self.conn.execute("DELETE FROM heuristics WHERE created_at < ?1", [before]).map_err(|e| self.err(e))?;
         Ok(n as u64)
+    }
+
+    async fn outcomes(&self, intent: &str, models: &[String], slow_ms: Option<f64>) -> Result<Vec<ModelOutcomes>> {
+        if models.is_empty() {
+            return Ok(Vec::new());
+        }
+        let listed = vec!["?"; models.len()].join(", ");
+        let sql = format!(
+            "SELECT model, COUNT(*), SUM(NOT success), COUNT(rating), COALESCE(SUM(rating), 0),
+                SUM(NOT success AND rating IS NULL),
+                SUM(success AND rating IS NULL AND ?2 IS NOT NULL AND total_ms > ?2),
+                AVG(CASE WHEN success THEN total_ms END)
+             FROM heuristics
+             WHERE intent = ?1 AND cache IS NOT 'hit' AND model IN ({listed})
+             GROUP BY model"
+        );
+        let mut values: Vec<rusqlite::types::Value> = vec![intent.to_string().into(), slow_ms.into()];
+        values.extend(models.iter().map(|m| m.clone().into()));
+        let count = |r: &Row, i| r.get::<_, i64>(i).map(|n| n as u64);
+        self.query_all(&sql, rusqlite::params_from_iter(values), |r| {
+            Ok(ModelOutcomes {
+                model: r.get(0)?,
+                calls: count(r, 1)?,
+                failures: count(r, 2)?,
+                rated: count(r, 3)?,
+                rating_sum: count(r, 4)?,
+                unrated_failures: count(r, 5)?,
+                unrated_slow: count(r, 6)?,
+                mean_ms: r.get(7)?,
+            })
+        })
     }
 }
 

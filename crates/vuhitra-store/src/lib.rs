@@ -280,6 +280,10 @@ const MIGRATIONS: &[&str] = &[
         content TEXT NOT NULL,
         PRIMARY KEY (task_id, iteration, path)
      );",
+    // 8: how each prompt's model was chosen (JSON), and an index for the
+    // router's per-intent, per-model outcome counts.
+    "ALTER TABLE heuristics ADD COLUMN route TEXT;
+     CREATE INDEX heuristics_by_intent ON heuristics(intent, model);",
 ];
 
 pub struct Store {

@@ -47,6 +47,59 @@ pub struct HeuristicRecord {
     pub rating: Option<u8>,
     pub correction: Option<String>,
     pub rated_at: Option<i64>,
+    /// How the model was chosen, when routing had a choice to make or a
+    /// rule to apply (`vuhitra heuristics why`).
+    pub route: Option<RouteNote>,
+}
+
+/// How a prompt's model was chosen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteNote {
+    /// The setting that named the candidates (`MODEL_CODE`, …).
+    pub setting: String,
+    /// `learned` (sampled among several candidates), `only` (one candidate
+    /// was installed, or the setting names one model).
+    pub rule: String,
+    /// Every candidate the setting names, in its order.
+    pub candidates: Vec<RouteCandidate>,
+    /// What deciding cost (store query and sampling), in milliseconds.
+    pub decide_ms: f64,
+}
+
+/// One candidate as the router saw it when it chose.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteCandidate {
+    pub model: String,
+    pub installed: bool,
+    /// The outcomes the posterior was built from.
+    pub outcomes: ModelOutcomes,
+    /// Beta posterior of the candidate's chance of a good answer.
+    pub alpha: f64,
+    pub beta: f64,
+    /// The draw from that posterior (installed candidates only); the
+    /// highest draw wins.
+    pub sample: Option<f64>,
+}
+
+/// What the records say about one model's answers to one intent. Answers
+/// served from the prompt cache are not the model's and are not counted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelOutcomes {
+    pub model: String,
+    pub calls: u64,
+    /// Calls that failed (an error, or a dev iteration whose checks failed).
+    pub failures: u64,
+    pub rated: u64,
+    pub rating_sum: u64,
+    /// Failed calls the user did not rate (a rating speaks for itself).
+    pub unrated_failures: u64,
+    /// Unrated successful calls slower than the latency budget.
+    pub unrated_slow: u64,
+    /// Mean latency of the successful calls (ms).
+    pub mean_ms: Option<f64>,
 }
 
 /// Which records `list` returns, newest first.
@@ -157,6 +210,10 @@ pub trait HeuristicsStore {
     async fn clear_records(&self) -> Result<u64>;
     /// Deletes the records made before `before` (ms); returns how many.
     async fn prune_records(&self, before: i64) -> Result<u64>;
+    /// Per model of `models` that has records for `intent`: its outcomes,
+    /// with successes slower than `slow_ms` counted apart. Models without
+    /// records are left out.
+    async fn outcomes(&self, intent: &str, models: &[String], slow_ms: Option<f64>) -> Result<Vec<ModelOutcomes>>;
 }
 
 /// The prompt cache's storage; the hit decision is made above it.

@@ -103,12 +103,60 @@ async fn heuristics_suite(s: &impl HeuristicsStore) {
     assert!(s.corrections("hello there", 2, 5).await.unwrap().is_empty(), "rated 5: not a correction to show");
     assert!(s.corrections("", 2, 5).await.unwrap().is_empty());
 
+    // Routing's outcomes per model: answers from the cache are not the
+    // model's; a slow unrated success is counted apart when there is a budget.
+    let mut hit = record("eeee00000000006f", t0 + 5, "code", "coder", true, 5.0, "sort list python");
+    hit.cache = Some("hit".into());
+    let mut slow = record("eeee00000000007a", t0 + 6, "code", "general", true, 5000.0, "explain monads");
+    slow.cache = None;
+    slow.route = Some(RouteNote {
+        setting: "MODEL_CODE".into(),
+        rule: "learned".into(),
+        candidates: vec![RouteCandidate {
+            model: "general".into(),
+            installed: true,
+            outcomes: ModelOutcomes { model: "general".into(), calls: 1, ..Default::default() },
+            alpha: 2.0,
+            beta: 1.0,
+            sample: Some(0.75),
+        }],
+        decide_ms: 0.5,
+    });
+    s.record(&hit).await.unwrap();
+    s.record(&slow).await.unwrap();
+    assert_eq!(s.record_by_id("eeee00000000007a").await.unwrap(), slow, "the route note round-trips");
+    let models = ["coder".to_string(), "general".to_string(), "absent".to_string()];
+    let mut found = s.outcomes("code", &models, Some(1000.0)).await.unwrap();
+    found.sort_by(|a, b| a.model.cmp(&b.model));
+    let coder = ModelOutcomes {
+        model: "coder".into(),
+        calls: 2,
+        failures: 1,
+        rated: 1,
+        rating_sum: 2,
+        unrated_failures: 1,
+        unrated_slow: 0,
+        mean_ms: Some(100.0),
+    };
+    let general =
+        ModelOutcomes { model: "general".into(), calls: 2, unrated_slow: 1, mean_ms: Some(2600.0), ..coder.clone() };
+    let general = ModelOutcomes { failures: 0, rated: 0, rating_sum: 0, unrated_failures: 0, ..general };
+    assert_eq!(found, [coder, general.clone()]);
+    let mut unbudgeted = s.outcomes("code", &models, None).await.unwrap();
+    unbudgeted.sort_by(|a, b| a.model.cmp(&b.model));
+    assert_eq!(unbudgeted[1], ModelOutcomes { unrated_slow: 0, ..general }, "no budget: nothing is slow");
+    assert!(s.outcomes("chat", &models[..1], None).await.unwrap().is_empty(), "only the asked models");
+    assert!(s.outcomes("code", &[], None).await.unwrap().is_empty());
+
     // Retention: records made before the cut go, the others stay.
     assert_eq!(s.prune_records(t0 + 2).await.unwrap(), 2);
     let left: Vec<String> = s.records(&RecordFilter::default()).await.unwrap().into_iter().map(|r| r.id).collect();
-    assert_eq!(left, ["dddd00000000005e", "cccc00000000004d", "bbbb00000000003c"]);
+    assert_eq!(
+        left,
+        ["eeee00000000007a", "eeee00000000006f", "dddd00000000005e", "cccc00000000004d", "bbbb00000000003c"]
+    );
     assert_eq!(s.prune_records(t0).await.unwrap(), 0, "nothing older than the oldest");
-    assert_eq!(s.clear_records().await.unwrap(), 3);
+    assert_eq!(s.clear_records().await.unwrap(), 5);
     assert!(s.records(&RecordFilter::default()).await.unwrap().is_empty());
 }
 

@@ -654,7 +654,12 @@ pub enum HeuristicsCommand {
     },
     /// One record in full.
     Show { id: String },
-    /// Count, success rate, p50/p95 latency, tokens/s and mean rating per intent and model.
+    /// Why a past prompt went to its model: the rule, and each candidate's
+    /// record and chance as the router saw them.
+    Why { id: String },
+    /// Count, success rate, p50/p95 latency, tokens/s and mean rating per
+    /// intent and model; for each MODEL_<INTENT> that names several models,
+    /// each candidate's record and current choice probability.
     Stats {
         #[arg(long, value_enum, default_value_t = StatsBy::Both)]
         by: StatsBy,

@@ -82,7 +82,7 @@ pub async fn ask(
     }
     let model = model
         .map(str::to_string)
-        .or_else(|| app.config.intent_models.get("data_analysis").cloned())
+        .or_else(|| app.config.intent_models.get("data_analysis").and_then(|c| c.first().cloned()))
         .unwrap_or_else(|| app.config.model.clone());
     let client = app.ollama();
     let state = RefCell::new(Tries {

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 
 use vuhitra_core::context_files::read_context_stream;
 use vuhitra_llm::{OllamaClient, Options};
-use vuhitra_pipeline::{Action, CancellationToken, Conversation, Pipeline, PreparedPrompt, TurnOutcome};
+use vuhitra_pipeline::{Action, CancellationToken, Conversation, Pipeline, PreparedPrompt, Router, TurnOutcome};
 use vuhitra_store::Store;
 
 use crate::app::App;
@@ -137,14 +137,23 @@ impl Chat<'_> {
                     }
                 };
                 if self.tools.on || prompt.tools {
-                    let model = self.convo.model_for(prompt).0;
-                    self.tools.check_model(self.client, &model).await?;
+                    let choice = self.convo.choose_model(self.client, self.pipeline, prompt).await;
+                    self.tools.check_model(self.client, &choice.model).await?;
                     self.convo.tools = self.tools.toolbox(app, cancel).await?.model_tools();
                     let mut runner = self.tools.runner(app);
                     let rounds = app.config.mcp.max_tool_rounds;
                     let (client, store, pipeline) = (self.client, &mut *self.store, &*self.pipeline);
-                    let turn =
-                        self.convo.tool_turn(client, store, pipeline, prompt, cancel, on_token, &mut runner, rounds);
+                    let turn = self.convo.tool_turn(
+                        client,
+                        store,
+                        pipeline,
+                        prompt,
+                        choice,
+                        cancel,
+                        on_token,
+                        &mut runner,
+                        rounds,
+                    );
                     let outcome = turn.await;
                     self.convo.tools.clear();
                     return Ok(Dispatched::Answered(outcome?));
@@ -159,10 +168,17 @@ impl Chat<'_> {
 /// Notes after an answer, on stderr: always when the answer was cached or
 /// used corrections (so a script's log shows it), the timing line on a terminal.
 pub fn report_turn(outcome: &TurnOutcome, interactive: bool) {
-    if let Some(model) = &outcome.routed {
-        if interactive {
-            eprintln!("{}", output::dim(&format!("routed to {model} by the prompt's intent")));
-        }
+    if let (Some(model), true) = (&outcome.routed, interactive) {
+        let how = match &outcome.route {
+            Some(note) => format!(
+                "routed to {model} by {} ({} rule; `vuhitra heuristics why {}` explains)",
+                note.setting,
+                note.rule,
+                outcome.record_id.as_deref().unwrap_or("ID")
+            ),
+            None => format!("routed to {model} by the prompt's intent"),
+        };
+        eprintln!("{}", output::dim(&how));
     }
     for id in &outcome.corrections {
         eprintln!("{}", output::dim(&format!("note: the model was given the correction from record {id}")));
@@ -180,10 +196,10 @@ pub fn open_conversation(
     options: Options,
 ) -> anyhow::Result<Conversation> {
     // MODEL_<INTENT> routing applies until the user names a model.
-    let routes = if args.model.is_some() { Default::default() } else { app.config.intent_models.clone() };
+    let router = if args.model.is_some() { Router::default() } else { Router::from_config(&app.config) };
     let Some(name) = &args.session else {
         let model = args.model.clone().unwrap_or_else(|| app.config.model.clone());
-        return Ok(Conversation { routes, ..Conversation::new(model, args.system.clone(), options) });
+        return Ok(Conversation { router, ..Conversation::new(model, args.system.clone(), options) });
     };
     let model = args.model.clone().unwrap_or_else(|| app.config.model.clone());
     if store.session(name)?.is_none() {
@@ -202,7 +218,7 @@ pub fn open_conversation(
         let id = convo.session.as_ref().map(|(id, _)| *id).expect("loaded sessions have an id");
         store.update_session_settings(id, &convo.model, convo.system.as_deref())?;
     }
-    convo.routes = routes;
+    convo.router = router;
     Ok(convo)
 }
 
@@ -248,6 +264,7 @@ pub fn completion_json(t: &TurnOutcome, session: Option<&str>, prompt: &Prepared
         "answer": c.content,
         "model": c.model,
         "routed": t.routed.is_some(),
+        "route": t.route,
         "cached": t.cached.is_some(),
         "cache": t.cached.as_ref().map(|h| serde_json::json!({
             "entry": h.entry_id,

@@ -106,7 +106,7 @@ async fn session(
     let model = args
         .model
         .clone()
-        .or_else(|| app.config.intent_models.get("code").cloned())
+        .or_else(|| app.config.intent_models.get("code").and_then(|c| c.first().cloned()))
         .unwrap_or_else(|| app.config.model.clone());
     let max = args.max_iterations.unwrap_or(if args.prod {
         app.config.max_iterations_prod

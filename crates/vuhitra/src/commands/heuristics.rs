@@ -1,6 +1,8 @@
 //! `vuhitra heuristics list|show|stats|export|clear`.
 
-use vuhitra_store::{format_ms, GroupBy, GroupStats, HeuristicRecord, HeuristicsStore, RecordFilter};
+use vuhitra_llm::ChatModel;
+use vuhitra_pipeline::route::{choice_probabilities, decide, installed_posteriors};
+use vuhitra_store::{format_ms, GroupBy, GroupStats, HeuristicRecord, HeuristicsStore, RecordFilter, RouteNote};
 
 use crate::app::App;
 use crate::cli::{HeuristicsCommand, StatsBy};
@@ -32,6 +34,28 @@ pub async fn run(app: &App, cmd: HeuristicsCommand) -> anyhow::Result<()> {
                 show(&r);
             }
         }
+        HeuristicsCommand::Why { id } => {
+            let r = intel.backend.record_by_id(&id).await?;
+            let reason = reason(app, &r);
+            if app.json {
+                let mut v = route_json(None, r.route.as_ref().unwrap_or(&RouteNote::default()));
+                v["id"] = r.id.clone().into();
+                v["intent"] = r.intent.clone().into();
+                v["model"] = r.model.clone().into();
+                v["reason"] = reason.into();
+                if r.route.is_none() {
+                    v["candidates"] = serde_json::json!([]);
+                }
+                output::json(&v);
+            } else {
+                outln(&format!("{} ({} prompt: {})", r.id, r.intent, output::one_line(&r.prompt, 60)));
+                outln(&format!("went to {}: {reason}", r.model));
+                if let Some(note) = &r.route {
+                    outln(&candidate_table(note));
+                    outln(&format!("deciding took {:.2} ms", note.decide_ms));
+                }
+            }
+        }
         HeuristicsCommand::Stats { by } => {
             let mut by_intent = vec![];
             let mut by_model = vec![];
@@ -42,13 +66,15 @@ pub async fn run(app: &App, cmd: HeuristicsCommand) -> anyhow::Result<()> {
                 by_model = intel.backend.stats(GroupBy::Model).await?;
             }
             let worst = most_failing(&by_intent);
+            let routes = current_routes(app, &intel).await?;
             if app.json {
                 output::json(&serde_json::json!({
                     "by_intent": by_intent.iter().map(stats_json).collect::<Vec<_>>(),
                     "by_model": by_model.iter().map(stats_json).collect::<Vec<_>>(),
                     "most_failing_intent": worst.map(|g| g.key.clone()),
+                    "routing": routes.iter().map(|(intent, note)| route_json(Some(intent), note)).collect::<Vec<_>>(),
                 }));
-            } else if by_intent.is_empty() && by_model.is_empty() {
+            } else if by_intent.is_empty() && by_model.is_empty() && routes.is_empty() {
                 outln("no heuristics records yet");
             } else {
                 for (title, groups) in [("INTENT", &by_intent), ("MODEL", &by_model)] {
@@ -70,6 +96,11 @@ pub async fn run(app: &App, cmd: HeuristicsCommand) -> anyhow::Result<()> {
                         w.count,
                         w.success_rate() * 100.0
                     ));
+                }
+                for (intent, note) in &routes {
+                    outln(&format!("routing of {intent} prompts ({}), as the next prompt would see it:", note.setting));
+                    outln(&candidate_table(note));
+                    outln("");
                 }
             }
         }
@@ -174,4 +205,121 @@ fn stats_json(g: &GroupStats) -> serde_json::Value {
 /// The intent with the lowest success rate, if any failed at all.
 fn most_failing(groups: &[GroupStats]) -> Option<&GroupStats> {
     groups.iter().filter(|g| g.successes < g.count).min_by(|a, b| a.success_rate().total_cmp(&b.success_rate()))
+}
+
+/// Why a record's prompt went to its model, in a sentence.
+fn reason(app: &App, r: &HeuristicRecord) -> String {
+    if r.cache.as_deref() == Some("hit") {
+        return "answered from the prompt cache, so no model was asked".into();
+    }
+    let setting = vuhitra_core::config::intent_setting(&r.intent);
+    match (&r.route, setting) {
+        (Some(note), _) => match note.rule.as_str() {
+            vuhitra_pipeline::route::rule::LEARNED => format!(
+                "{} names {} models; it drew the highest chance of a good answer from its record (Thompson \
+                 sampling over each installed candidate's outcomes for {} prompts)",
+                note.setting,
+                note.candidates.len(),
+                r.intent
+            ),
+            vuhitra_pipeline::route::rule::ONE_INSTALLED => {
+                format!("of the models {} names, only this one was installed", note.setting)
+            }
+            vuhitra_pipeline::route::rule::NONE_INSTALLED => {
+                format!("none of the models {} names was installed, so the first was asked", note.setting)
+            }
+            _ => format!(
+                "heuristics were off, so {} had no record to learn from and its first model answered",
+                note.setting
+            ),
+        },
+        (None, Some(key))
+            if app.config.intent_models.get(&r.intent).is_some_and(|c| c == std::slice::from_ref(&r.model)) =>
+        {
+            format!("{key} names this model for {} prompts", r.intent)
+        }
+        (None, _) if r.model == app.config.model => {
+            "MODEL, the default: no MODEL_<INTENT> setting routed it, or the user chose it".into()
+        }
+        (None, _) => "the user chose it (--model, /model or the session's model), or a setting changed since".into(),
+    }
+}
+
+/// Each multi-model MODEL_<INTENT> setting as the next prompt would see
+/// it: the candidates' outcomes and posteriors, installed or not.
+async fn current_routes(app: &App, intel: &vuhitra_pipeline::Intel) -> anyhow::Result<Vec<(String, RouteNote)>> {
+    let several: Vec<_> = app.config.intent_models.iter().filter(|(_, c)| c.len() > 1).collect();
+    if several.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Without Ollama every candidate is taken as installed.
+    let installed = app.ollama_with_retries(0).installed().await.ok();
+    let slow_ms =
+        (app.config.route_latency_budget_secs > 0).then(|| app.config.route_latency_budget_secs as f64 * 1000.0);
+    let mut out = Vec::new();
+    for (intent, candidates) in several {
+        let outcomes = intel.backend.outcomes(intent, candidates, slow_ms).await?;
+        let has = |m: &str| {
+            installed.as_ref().is_none_or(|names| names.iter().any(|n| vuhitra_pipeline::route::same_model(n, m)))
+        };
+        let setting = vuhitra_core::config::intent_setting(intent).unwrap_or("MODEL");
+        let (_, note) = decide(setting, candidates, has, Some(&outcomes), &mut vuhitra_pipeline::route::rng());
+        out.push((intent.clone(), note));
+    }
+    Ok(out)
+}
+
+/// How often each candidate of a note would be chosen (installed ones
+/// only; 0 for the others), by simulated Thompson draws.
+fn probabilities(note: &RouteNote) -> Vec<f64> {
+    let open = installed_posteriors(note);
+    let posteriors: Vec<_> = open.iter().map(|(_, p)| *p).collect();
+    let p = choice_probabilities(&posteriors, 4000, &mut vuhitra_pipeline::route::rng());
+    let mut all = vec![0.0; note.candidates.len()];
+    for ((i, _), p) in open.iter().zip(p) {
+        all[*i] = p;
+    }
+    all
+}
+
+fn candidate_table(note: &RouteNote) -> String {
+    let probs = probabilities(note);
+    let rows: Vec<Vec<String>> = note
+        .candidates
+        .iter()
+        .zip(&probs)
+        .map(|(c, p)| {
+            let o = &c.outcomes;
+            vec![
+                c.model.clone(),
+                if c.installed { "yes".into() } else { "no".into() },
+                o.calls.to_string(),
+                o.failures.to_string(),
+                o.rated.to_string(),
+                if o.rated > 0 { format!("{:.2}", o.rating_sum as f64 / o.rated as f64) } else { "-".into() },
+                fmt_opt(o.mean_ms, 0),
+                format!("{:.2}", c.alpha / (c.alpha + c.beta)),
+                fmt_opt(c.sample, 2),
+                format!("{:.0}%", p * 100.0),
+            ]
+        })
+        .collect();
+    table(
+        &["CANDIDATE", "INSTALLED", "CALLS", "FAILED", "RATED", "MEAN RATING", "MEAN MS", "P(GOOD)", "DRAW", "CHOSEN"],
+        &rows,
+    )
+}
+
+fn route_json(intent: Option<&str>, note: &RouteNote) -> serde_json::Value {
+    let mut v = serde_json::to_value(note).expect("a route note serialises");
+    if let Some(i) = intent {
+        v["intent"] = i.into();
+    }
+    let probs = probabilities(note);
+    if let Some(list) = v["candidates"].as_array_mut() {
+        for (c, p) in list.iter_mut().zip(probs) {
+            c["choice_probability"] = p.into();
+        }
+    }
+    v
 }

@@ -96,7 +96,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             }
         };
         // A model picked with /model wins over MODEL_DATA.
-        let data_model = convo.routes.is_empty().then_some(convo.model.clone());
+        let data_model = convo.router.is_empty().then_some(convo.model.clone());
         // Each prompt gets a live token: a Ctrl-C stops this one, not the REPL.
         let cancel = app.cancel_token(rt.handle());
         let mut chat = Chat {
@@ -186,7 +186,7 @@ fn slash(
             rt.block_on(client.context_length(arg))?;
             convo.model = arg.to_string();
             // A model the user picked wins over per-intent routing.
-            convo.routes.clear();
+            convo.router.clear();
             persist_settings(store, convo)?;
             outln(&format!("model set to {arg}"));
         }
