@@ -273,7 +273,7 @@ impl Router {
 }
 
 /// Whether two model names are the same model (`llama3` is `llama3:latest`).
-pub fn same_model(a: &str, b: &str) -> bool {
+fn same_model(a: &str, b: &str) -> bool {
     let full = |n: &str| if n.contains(':') { n.to_string() } else { format!("{n}:latest") };
     full(a) == full(b)
 }

@@ -1,7 +1,7 @@
 //! `vuhitra heuristics list|show|stats|export|clear`.
 
-use vuhitra_llm::ChatModel;
-use vuhitra_pipeline::route::{choice_probabilities, decide, installed_posteriors};
+use vuhitra_pipeline::route::{choice_probabilities, installed_posteriors};
+use vuhitra_pipeline::Router;
 use vuhitra_store::{format_ms, GroupBy, GroupStats, HeuristicRecord, HeuristicsStore, RecordFilter, RouteNote};
 
 use crate::app::App;
@@ -43,9 +43,6 @@ pub async fn run(app: &App, cmd: HeuristicsCommand) -> anyhow::Result<()> {
                 v["intent"] = r.intent.clone().into();
                 v["model"] = r.model.clone().into();
                 v["reason"] = reason.into();
-                if r.route.is_none() {
-                    v["candidates"] = serde_json::json!([]);
-                }
                 output::json(&v);
             } else {
                 outln(&format!("{} ({} prompt: {})", r.id, r.intent, output::one_line(&r.prompt, 60)));
@@ -246,25 +243,16 @@ fn reason(app: &App, r: &HeuristicRecord) -> String {
 }
 
 /// Each multi-model MODEL_<INTENT> setting as the next prompt would see
-/// it: the candidates' outcomes and posteriors, installed or not.
+/// it (the router's own choice, made and not used): the candidates'
+/// outcomes and posteriors, installed or not.
 async fn current_routes(app: &App, intel: &vuhitra_pipeline::Intel) -> anyhow::Result<Vec<(String, RouteNote)>> {
-    let several: Vec<_> = app.config.intent_models.iter().filter(|(_, c)| c.len() > 1).collect();
-    if several.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Without Ollama every candidate is taken as installed.
-    let installed = app.ollama_with_retries(0).installed().await.ok();
-    let slow_ms =
-        (app.config.route_latency_budget_secs > 0).then(|| app.config.route_latency_budget_secs as f64 * 1000.0);
+    let mut router = Router::from_config(&app.config);
+    let client = app.ollama_with_retries(0);
     let mut out = Vec::new();
-    for (intent, candidates) in several {
-        let outcomes = intel.backend.outcomes(intent, candidates, slow_ms).await?;
-        let has = |m: &str| {
-            installed.as_ref().is_none_or(|names| names.iter().any(|n| vuhitra_pipeline::route::same_model(n, m)))
-        };
-        let setting = vuhitra_core::config::intent_setting(intent).unwrap_or("MODEL");
-        let (_, note) = decide(setting, candidates, has, Some(&outcomes), &mut vuhitra_pipeline::route::rng());
-        out.push((intent.clone(), note));
+    for (intent, _) in app.config.intent_models.iter().filter(|(_, c)| c.len() > 1) {
+        if let Some(note) = router.choose(intent, &app.config.model, &client, Some(intel)).await.note {
+            out.push((intent.clone(), note));
+        }
     }
     Ok(out)
 }
