@@ -369,3 +369,77 @@ fn cache_eval_scores_labelled_pairs() {
     let r = env.run(&["cache", "eval", "bad.jsonl"]).fails_with(2);
     assert!(r.stderr.contains("bad.jsonl:1"), "{}", r.stderr);
 }
+
+/// Real chat turns with MODEL_CHAT naming two installed small models (the
+/// test model and the tools test model, SmolLM2-135M) and one that is not
+/// installed. Each turn's route note must show the records of the turns
+/// before it; rating one model's answers 0 and the other's 5 must move the
+/// choice to the second; `heuristics why` and `stats` must say so.
+fn turns_route_and_learn(env: &mut TestEnv, o: &Ollama) {
+    let second = need!(common::service("VUHITRA_TEST_TOOLS_MODEL", "a second small model"));
+    let missing = "vuhitra-route-not-installed";
+    let names = [o.model.clone(), second.clone(), missing.to_string()];
+    env.set("MODEL_CHAT", &names.join(","));
+    let base = |m: &str| m.trim_end_matches(":latest").to_string();
+    let greetings = ["Hello there, good morning!", "hey, thanks a lot", "hi! cool", "Hello, great evening", "thanks, bye"];
+    let mut calls = [0u64; 2];
+    let mut last_id = String::new();
+    for (turn, greeting) in greetings.iter().cycle().take(10).enumerate() {
+        let t = env.run(&chat(&[greeting])).ok().json();
+        assert_eq!(t["analysis"]["intent"], "chat", "turn {turn}: {t}");
+        let route = &t["route"];
+        assert_eq!((route["setting"].as_str(), route["rule"].as_str()), (Some("MODEL_CHAT"), Some("learned")), "{t}");
+        let candidates = route["candidates"].as_array().unwrap();
+        let listed: Vec<String> = candidates.iter().map(|c| c["model"].as_str().unwrap().to_string()).collect();
+        assert_eq!(listed, names, "every candidate, in the setting's order");
+        assert_eq!(candidates[2]["installed"], false, "{t}");
+        assert!(candidates[2]["sample"].is_null(), "a model that is not installed gets no draw: {t}");
+        for (i, c) in candidates[..2].iter().enumerate() {
+            assert_eq!(c["installed"], true, "{t}");
+            assert_eq!(c["outcomes"]["calls"], calls[i], "turn {turn}: the records of the turns before it: {t}");
+        }
+        let draws: Vec<f64> = candidates[..2].iter().map(|c| c["sample"].as_f64().unwrap()).collect();
+        let winner = if draws[0] >= draws[1] { 0 } else { 1 };
+        assert_eq!(base(t["model"].as_str().unwrap()), base(&names[winner]), "the highest draw answers: {t}");
+        assert!(route["decide_ms"].as_f64().unwrap() >= 0.0);
+        calls[winner] += 1;
+        // The test model's answers are rated 0, SmolLM2's 5.
+        last_id = t["id"].as_str().unwrap().to_string();
+        env.run(&["rate", &last_id, if winner == 0 { "0" } else { "5" }]).ok();
+    }
+    assert!(calls[1] >= 5, "after ratings of 0, the other candidate takes over: {calls:?}");
+
+    let why = env.run(&["--json", "heuristics", "why", &last_id]).ok().json();
+    assert_eq!(why["rule"], "learned", "{why}");
+    assert!(why["reason"].as_str().unwrap().contains("MODEL_CHAT"), "{why}");
+    let probability: f64 = why["candidates"].as_array().unwrap().iter().map(|c| c["choice_probability"].as_f64().unwrap()).sum();
+    assert!((probability - 1.0).abs() < 1e-9, "{why}");
+    let text = env.run(&["heuristics", "why", &last_id]).ok().stdout;
+    assert!(text.contains("CANDIDATE") && text.contains(missing) && text.contains("deciding took"), "{text}");
+
+    let stats = env.run(&["--json", "heuristics", "stats"]).ok().json();
+    let routing = stats["routing"].as_array().unwrap();
+    let chat_route = routing.iter().find(|r| r["setting"] == "MODEL_CHAT").expect("MODEL_CHAT in routing");
+    let p: Vec<f64> = chat_route["candidates"].as_array().unwrap().iter().map(|c| c["choice_probability"].as_f64().unwrap()).collect();
+    assert!(p[1] > 0.8 && p[2] == 0.0, "rated 5 against rated 0, and one not installed: {p:?} {chat_route}");
+    assert_eq!(chat_route["candidates"][1]["outcomes"]["rated"], calls[1], "{chat_route}");
+
+    let pinned = env.run(&chat(&["--model", &o.model, "hello, thanks"])).ok().json();
+    assert!(pinned["route"].is_null() && pinned["routed"] == false, "--model wins: {pinned}");
+}
+
+#[test]
+fn chat_turns_route_among_installed_models_and_learn_from_ratings() {
+    let o = need!(ollama());
+    turns_route_and_learn(&mut TestEnv::with_ollama(&o), &o);
+}
+
+#[test]
+fn routing_learns_from_records_in_elasticsearch() {
+    let o = need!(ollama());
+    let es = need!(elasticsearch());
+    let mut e = EsEnv::new(&o, &es, "route");
+    turns_route_and_learn(&mut e.env, &o);
+    let routed = e.count("heuristics", json!({"term": {"intent": "chat"}}));
+    assert_eq!(routed, 11, "ten routed turns and the pinned one");
+}
