@@ -5,8 +5,9 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
 use serde::Serialize;
+
+use crate::dfa::Dfa;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -26,6 +27,20 @@ pub enum EntityKind {
 }
 
 impl EntityKind {
+    pub const ALL: [EntityKind; 11] = [
+        EntityKind::Url,
+        EntityKind::Email,
+        EntityKind::ModelName,
+        EntityKind::FilePath,
+        EntityKind::Money,
+        EntityKind::Percentage,
+        EntityKind::Date,
+        EntityKind::Time,
+        EntityKind::CodeIdentifier,
+        EntityKind::Number,
+        EntityKind::Name,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             EntityKind::Url => "url",
@@ -52,58 +67,13 @@ pub struct Entity {
     pub end: usize,
 }
 
-const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
-
-/// These kinds are ASCII by nature, so `\b`, `\w` and `\d` are compiled as
-/// their ASCII forms: with the Unicode tables the first analysis in a
-/// process took ~17 ms (release), with ASCII forms 5–9 ms.
-fn ascii_classes(pattern: &str) -> String {
-    pattern.replace(r"\b", r"(?-u:\b)").replace(r"\w", "[0-9A-Za-z_]").replace(r"\d", "[0-9]")
-}
-
-static PATTERNS: LazyLock<Vec<(EntityKind, Regex)>> = LazyLock::new(|| {
-    let re = |p: &str| Regex::new(&ascii_classes(p)).expect("static entity pattern");
-    vec![
-        (EntityKind::Url, re(r#"\b(?:https?|ftp)://[^\s<>"'`)\]]+"#)),
-        (EntityKind::Email, re(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
-        (
-            EntityKind::ModelName,
-            // A family name followed by a version, size or tag ("llama3:8b",
-            // "phi-3", "gpt-4o"), so "philosophy" is not a model.
-            re(
-                r"(?i)\b(?:llama|codellama|qwen|gemma|mistral|mixtral|phi|deepseek|gpt|claude|starcoder|falcon|vicuna|tinyllama|nomic-embed-text|all-minilm|granite|command-r)(?:[\d.]|[-:]\w)[\w.\-]*(?::[\w.\-]+)?",
-            ),
-        ),
-        (
-            EntityKind::Date,
-            re(&format!(
-                r"(?i)\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b|\b{MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTH}(?:\s+\d{{4}})?\b|\b(?:yesterday|today|tomorrow|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
-            )),
-        ),
-        (EntityKind::Time, re(r"(?i)\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]m)?\b|\b\d{1,2}\s?[ap]m\b")),
-        (
-            EntityKind::FilePath,
-            // Absolute or ./ ~/ paths, or relative ones ending in a file name with an extension.
-            re(
-                r"(?:~|\.{1,2})?(?:/[\w.\-]+)+/?|\b[\w\-]+(?:/[\w.\-]+)*/[\w\-]+\.\w{1,8}\b|\b[\w\-]+\.(?:rs|py|js|ts|go|java|c|h|cpp|md|txt|csv|tsv|json|ndjson|parquet|xlsx|xls|yaml|yml|toml|sql|html|sh|log|pdf|ipynb)\b",
-            ),
-        ),
-        (
-            EntityKind::Money,
-            re(
-                r"(?i)[$€£¥]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m|bn|million|billion)\b)?|\b\d[\d,]*(?:\.\d+)?\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b",
-            ),
-        ),
-        (EntityKind::Percentage, re(r"(?i)\b\d+(?:\.\d+)?\s?(?:%|percent\b)")),
-        (
-            EntityKind::CodeIdentifier,
-            re(
-                r"`[^`\n]+`|\b[A-Za-z_]\w*(?:::\w+)+|\b[A-Za-z_]\w*\(\)|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+(?:[A-Z][a-z0-9]+)+\b",
-            ),
-        ),
-        (EntityKind::Number, re(r"\b\d[\d,]*(?:\.\d+)?\b")),
-        (EntityKind::Name, re(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*\b")),
-    ]
+/// The entity DFAs (src/patterns.rs, compiled by build.rs) with their kinds,
+/// in priority order.
+static PATTERNS: LazyLock<Vec<(EntityKind, &'static Dfa)>> = LazyLock::new(|| {
+    crate::dfa::LOADED
+        .iter()
+        .filter_map(|(name, dfa)| EntityKind::ALL.iter().find(|k| k.as_str() == *name).map(|k| (*k, dfa)))
+        .collect()
 });
 
 /// Words that start sentences or questions with a capital but name nothing.
@@ -182,10 +152,11 @@ pub fn find(text: &str) -> Vec<Entity> {
     for (kind, re) in PATTERNS.iter() {
         for m in re.find_iter(text) {
             let (start, end) = (m.start(), m.end());
+            let matched = &text[start..end];
             if taken.iter().any(|&(s, e)| start < e && s < end) {
                 continue;
             }
-            let mut t = m.as_str().trim_end_matches(['.', ',']).to_string();
+            let mut t = matched.trim_end_matches(['.', ',']).to_string();
             if *kind == EntityKind::Name {
                 t = strip_leading_non_names(&t);
                 if t.is_empty() {
@@ -198,7 +169,7 @@ pub fn find(text: &str) -> Vec<Entity> {
                 continue;
             }
             taken.push((start, end));
-            out.push(Entity { kind: *kind, start, end: start + m.as_str().len(), text: t });
+            out.push(Entity { kind: *kind, start, end, text: t });
         }
     }
     out.sort_by_key(|e| e.start);

@@ -5,11 +5,16 @@
 //! Everything here is rule-based and runs in microseconds: it is applied to
 //! every prompt before the model is called.
 
+mod dfa;
 mod entities;
 mod intent;
 mod lexicon;
+#[cfg(test)]
+mod patterns;
 
 pub use lexicon::{is_negation, is_stop_word};
+
+use std::sync::LazyLock;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -78,10 +83,26 @@ impl SignatureMode {
     }
 }
 
-/// Holds what is costly to build (the VADER lexicon, the stemmer); build
-/// one and reuse it.
+/// The VADER tables. Parsing them (about 11,000 lexicon and emoji lines)
+/// takes a few milliseconds, so it happens once per process, on first use,
+/// or ahead of it on another thread ([`warm_up`]).
+static VADER: LazyLock<vader_parity::SentimentIntensityAnalyzer> =
+    LazyLock::new(vader_parity::SentimentIntensityAnalyzer::new);
+
+/// Starts building what analysis needs (the VADER tables, then the pattern
+/// DFAs) on another thread, for a process that will analyse a prompt soon.
+/// Its first analysis then finds them built, or waits only for the rest.
+pub fn warm_up() {
+    // If no thread can be started, the first analysis builds them itself.
+    let _ = std::thread::Builder::new().name("nlp-warm-up".into()).spawn(|| {
+        LazyLock::force(&VADER);
+        LazyLock::force(&dfa::LOADED);
+    });
+}
+
+/// Analyses prompts. Cheap to make: the costly parts (the VADER tables and
+/// the pattern DFAs) are process-wide and built once, on first use.
 pub struct Analyzer {
-    vader: vader_parity::SentimentIntensityAnalyzer,
     stemmer: rust_stemmers::Stemmer,
 }
 
@@ -93,14 +114,11 @@ impl Default for Analyzer {
 
 impl Analyzer {
     pub fn new() -> Self {
-        Analyzer {
-            vader: vader_parity::SentimentIntensityAnalyzer::new(),
-            stemmer: rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English),
-        }
+        Analyzer { stemmer: rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English) }
     }
 
     pub fn sentiment(&self, text: &str) -> Sentiment {
-        let s = self.vader.polarity_scores(text);
+        let s = VADER.polarity_scores(text);
         let label = if s.compound >= 0.05 {
             "positive"
         } else if s.compound <= -0.05 {
@@ -188,10 +206,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Words (with inner apostrophes and dots, as in "don't" or "3.5"), and each
 /// other non-space character as a token of its own.
 pub fn tokenize(text: &str) -> Vec<String> {
-    static WORD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"[\p{L}\p{N}_]+(?:['’.][\p{L}\p{N}_]+)*|[^\s\p{L}\p{N}_]").expect("static regex")
-    });
-    WORD.find_iter(text).map(|m| m.as_str().to_string()).collect()
+    dfa::named("word").find_iter(text).map(|m| text[m.range()].to_string()).collect()
 }
 
 fn is_word(t: &str) -> bool {
