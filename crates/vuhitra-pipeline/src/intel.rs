@@ -26,6 +26,9 @@ pub struct IntelSettings {
     pub embed_model: Option<String>,
     /// HEURISTICS_RETENTION in seconds; 0 keeps records forever.
     pub retention_secs: u64,
+    /// The embedded store at `store_path`, when the caller has it open
+    /// already (a process opens its store once).
+    pub store: Option<Store>,
 }
 
 impl IntelSettings {
@@ -37,6 +40,15 @@ impl IntelSettings {
             store_path: c.store_path(),
             embed_model: c.embed_model.clone(),
             retention_secs: c.heuristics_retention_secs,
+            store: None,
+        }
+    }
+
+    /// The embedded store: the caller's, or opened from `store_path`.
+    fn embedded(&self) -> Result<Store, StoreError> {
+        match &self.store {
+            Some(store) => Ok(store.clone()),
+            None => Store::open(&self.store_path),
         }
     }
 }
@@ -57,7 +69,7 @@ impl Intel {
         let backend = match &settings.elasticsearch_url {
             Some(url) => {
                 let es = ElasticStore::connect(url, &settings.index_prefix, settings.elasticsearch_timeout).await?;
-                let pending = Store::open(&settings.store_path)?;
+                let pending = settings.embedded()?;
                 match es.flush_pending(&pending).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!("sent {n} queued heuristics record(s) to Elasticsearch"),
@@ -65,7 +77,7 @@ impl Intel {
                 }
                 IntelBackend::Elastic { es, pending }
             }
-            None => IntelBackend::Embedded(Store::open(&settings.store_path)?),
+            None => IntelBackend::Embedded(settings.embedded()?),
         };
         let intel = Intel { backend, embed_model: settings.embed_model.clone(), warn, embed_failed: Cell::new(false) };
         intel.apply_retention(settings).await;

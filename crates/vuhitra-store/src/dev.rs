@@ -102,7 +102,8 @@ impl Store {
         files: &[(String, String)],
         at: i64,
     ) -> Result<i64> {
-        let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
         let run = || -> rusqlite::Result<i64> {
             tx.execute(
                 "INSERT INTO dev_tasks (created_at, project, language, model, task) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -121,7 +122,8 @@ impl Store {
     pub fn dev_iteration_add(&mut self, task_id: i64, it: &DevIteration, files: &[(String, String)]) -> Result<()> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(err)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(err)?;
         let run = || -> rusqlite::Result<()> {
             tx.execute(
                 &format!(
@@ -157,7 +159,7 @@ impl Store {
     }
 
     pub fn dev_task_finish(&self, task_id: i64, status: &str, passed_at: Option<i64>, at: i64) -> Result<()> {
-        self.conn
+        self.conn()
             .execute(
                 "UPDATE dev_tasks SET status = ?2, passed_at = ?3, finished_at = ?4 WHERE id = ?1",
                 params![task_id, status, passed_at, at],
@@ -176,7 +178,7 @@ impl Store {
     }
 
     pub fn dev_task(&self, id: i64) -> Result<DevTask> {
-        self.conn
+        self.conn()
             .query_row(&format!("SELECT {TASK_COLUMNS} FROM dev_tasks WHERE id = ?1"), [id], task_from_row)
             .optional()
             .map_err(|e| self.err(e))?

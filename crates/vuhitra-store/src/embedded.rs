@@ -94,7 +94,8 @@ impl Store {
         params: impl rusqlite::Params,
         map: impl FnMut(&Row) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>> {
-        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = stmt.query_map(params, map).map_err(|e| self.err(e))?;
         rows.collect::<std::result::Result<_, _>>().map_err(|e| self.err(e))
     }
@@ -114,7 +115,7 @@ impl Store {
     /// Keeps a record that could not reach Elasticsearch, to send later.
     pub fn queue_pending(&self, r: &HeuristicRecord, error: &str) -> Result<()> {
         let json = serde_json::to_string(r).expect("a record serialises");
-        self.conn
+        self.conn()
             .execute(
                 "INSERT INTO pending_heuristics (id, record, queued_at, attempts, last_error) VALUES (?1, ?2, ?3, 1, ?4)
                  ON CONFLICT(id) DO UPDATE SET record = excluded.record, attempts = attempts + 1,
@@ -133,21 +134,21 @@ impl Store {
     }
 
     pub fn pending_count(&self) -> Result<u64> {
-        self.conn
+        self.conn()
             .query_row("SELECT count(*) FROM pending_heuristics", [], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
             .map_err(|e| self.err(e))
     }
 
     pub fn unqueue(&self, id: &str) -> Result<()> {
-        self.conn.execute("DELETE FROM pending_heuristics WHERE id = ?1", [id]).map_err(|e| self.err(e))?;
+        self.conn().execute("DELETE FROM pending_heuristics WHERE id = ?1", [id]).map_err(|e| self.err(e))?;
         Ok(())
     }
 }
 
 impl HeuristicsStore for Store {
     async fn record(&self, r: &HeuristicRecord) -> Result<()> {
-        self.conn
+        self.conn()
             .execute(
                 &format!(
                     "INSERT INTO heuristics ({RECORD_COLUMNS}) VALUES
@@ -190,7 +191,7 @@ impl HeuristicsStore for Store {
 
     async fn record_by_id(&self, id: &str) -> Result<HeuristicRecord> {
         let id = self.resolve_id("heuristics", "heuristics record", id)?;
-        self.conn
+        self.conn()
             .query_row(&format!("SELECT {RECORD_COLUMNS} FROM heuristics WHERE id = ?1"), [&id], record_from_row)
             .map_err(|e| self.err(e))
     }
@@ -210,7 +211,7 @@ impl HeuristicsStore for Store {
 
     async fn rate(&self, id: &str, rating: u8, correction: Option<&str>, at: i64) -> Result<()> {
         let id = self.resolve_id("heuristics", "heuristics record", id)?;
-        self.conn
+        self.conn()
             .execute(
                 "UPDATE heuristics SET rating = ?2, correction = coalesce(?3, correction), rated_at = ?4 WHERE id = ?1",
                 params![id, rating, correction, at],
@@ -262,12 +263,13 @@ impl HeuristicsStore for Store {
     }
 
     async fn clear_records(&self) -> Result<u64> {
-        let n = self.conn.execute("DELETE FROM heuristics", []).map_err(|e| self.err(e))?;
+        let n = self.conn().execute("DELETE FROM heuristics", []).map_err(|e| self.err(e))?;
         Ok(n as u64)
     }
 
     async fn prune_records(&self, before: i64) -> Result<u64> {
-        let n = self.conn.execute("DELETE FROM heuristics WHERE created_at < ?1", [before]).map_err(|e| self.err(e))?;
+        let n =
+            self.conn().execute("DELETE FROM heuristics WHERE created_at < ?1", [before]).map_err(|e| self.err(e))?;
         Ok(n as u64)
     }
 
@@ -306,7 +308,7 @@ impl HeuristicsStore for Store {
 impl PromptCache for Store {
     async fn put(&self, e: &CacheEntry) -> Result<()> {
         let blob: Option<Vec<u8>> = e.embedding.as_ref().map(|v| v.iter().flat_map(|x| x.to_le_bytes()).collect());
-        self.conn
+        self.conn()
             .execute(
                 &format!(
                     "INSERT INTO prompt_cache ({ENTRY_COLUMNS}) VALUES
@@ -342,7 +344,7 @@ impl PromptCache for Store {
     }
 
     async fn exact(&self, scope: &str, signature: &str, now: i64) -> Result<Option<CacheEntry>> {
-        self.conn
+        self.conn()
             .query_row(
                 &format!(
                     "SELECT {ENTRY_COLUMNS} FROM prompt_cache
@@ -401,7 +403,7 @@ impl PromptCache for Store {
     }
 
     async fn count_hit(&self, id: &str, now: i64) -> Result<()> {
-        self.conn
+        self.conn()
             .execute(
                 "UPDATE prompt_cache SET hit_count = hit_count + 1, last_hit_at = ?2 WHERE id = ?1",
                 params![id, now],
@@ -420,20 +422,21 @@ impl PromptCache for Store {
 
     async fn remove_entry(&self, id: &str) -> Result<()> {
         let id = self.resolve_id("prompt_cache", "cache entry", id)?;
-        self.conn.execute("DELETE FROM prompt_cache WHERE id = ?1", [id]).map_err(|e| self.err(e))?;
+        self.conn().execute("DELETE FROM prompt_cache WHERE id = ?1", [id]).map_err(|e| self.err(e))?;
         Ok(())
     }
 
     async fn clear_entries(&self) -> Result<u64> {
-        Ok(self.conn.execute("DELETE FROM prompt_cache", []).map_err(|e| self.err(e))? as u64)
+        Ok(self.conn().execute("DELETE FROM prompt_cache", []).map_err(|e| self.err(e))? as u64)
     }
 
     async fn expire(&self, now: i64) -> Result<u64> {
-        Ok(self.conn.execute("DELETE FROM prompt_cache WHERE expires_at <= ?1", [now]).map_err(|e| self.err(e))? as u64)
+        Ok(self.conn().execute("DELETE FROM prompt_cache WHERE expires_at <= ?1", [now]).map_err(|e| self.err(e))?
+            as u64)
     }
 
     async fn summary(&self, now: i64) -> Result<CacheSummary> {
-        self.conn
+        self.conn()
             .query_row(
                 "SELECT count(*), count(*) FILTER (WHERE expires_at <= ?1), coalesce(sum(hit_count), 0),
                     min(created_at), max(created_at) FROM prompt_cache",

@@ -38,7 +38,7 @@ const COLUMNS: &str = "name, size, sha256, kind, source, uploaded_at, expires_at
 impl Store {
     /// Registers a file (replacing the entry of an earlier upload of the same name).
     pub fn register_file(&self, f: &WorkspaceFile) -> Result<()> {
-        self.conn
+        self.conn()
             .execute(
                 &format!(
                     "INSERT INTO workspace_files ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -57,7 +57,7 @@ impl Store {
     }
 
     pub fn workspace_file(&self, name: &str) -> Result<Option<WorkspaceFile>> {
-        self.conn
+        self.conn()
             .query_row(&format!("SELECT {COLUMNS} FROM workspace_files WHERE name = ?1"), [name], file_from_row)
             .optional()
             .map_err(|e| self.err(e))
@@ -73,7 +73,7 @@ impl Store {
     }
 
     pub fn unregister_file(&self, name: &str) -> Result<()> {
-        let n = self.conn.execute("DELETE FROM workspace_files WHERE name = ?1", [name]).map_err(|e| self.err(e))?;
+        let n = self.conn().execute("DELETE FROM workspace_files WHERE name = ?1", [name]).map_err(|e| self.err(e))?;
         if n == 0 {
             return Err(StoreError::NoSuchId { what: "workspace file", id: name.to_string() });
         }

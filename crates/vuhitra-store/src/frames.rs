@@ -102,7 +102,8 @@ impl FrameCache for SqliteFrames {
         let s = &self.store;
         let path = s.path().to_path_buf();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = s.conn.unchecked_transaction().map_err(err)?;
+        let conn = s.conn();
+        let tx = conn.unchecked_transaction().map_err(err)?;
         tx.execute("DELETE FROM frame_chunks WHERE key = ?1", [&info.key]).map_err(err)?;
         for (seq, part) in bytes.chunks(self.chunk.max(1)).enumerate() {
             tx.execute(
@@ -124,7 +125,7 @@ impl FrameCache for SqliteFrames {
     async fn get_frame(&self, key: &str) -> Result<Option<(FrameInfo, Vec<u8>)>> {
         let s = &self.store;
         let meta: Option<String> = s
-            .conn
+            .conn()
             .query_row("SELECT meta FROM frames WHERE key = ?1 AND expires_at > ?2", params![key, now_ms()], |r| {
                 r.get(0)
             })
@@ -141,8 +142,8 @@ impl FrameCache for SqliteFrames {
 
     async fn frames(&self) -> Result<Vec<FrameInfo>> {
         let s = &self.store;
-        s.conn.execute("DELETE FROM frames WHERE expires_at <= ?1", [now_ms()]).map_err(|e| s.err(e))?;
-        s.conn
+        s.conn().execute("DELETE FROM frames WHERE expires_at <= ?1", [now_ms()]).map_err(|e| s.err(e))?;
+        s.conn()
             .execute("DELETE FROM frame_chunks WHERE key NOT IN (SELECT key FROM frames)", [])
             .map_err(|e| s.err(e))?;
         let metas: Vec<String> = s.query_all("SELECT meta FROM frames ORDER BY key", [], |r| r.get(0))?;
@@ -151,8 +152,8 @@ impl FrameCache for SqliteFrames {
 
     async fn drop_frame(&self, key: &str) -> Result<bool> {
         let s = &self.store;
-        let n = s.conn.execute("DELETE FROM frames WHERE key = ?1", [key]).map_err(|e| s.err(e))?;
-        s.conn.execute("DELETE FROM frame_chunks WHERE key = ?1", [key]).map_err(|e| s.err(e))?;
+        let n = s.conn().execute("DELETE FROM frames WHERE key = ?1", [key]).map_err(|e| s.err(e))?;
+        s.conn().execute("DELETE FROM frame_chunks WHERE key = ?1", [key]).map_err(|e| s.err(e))?;
         Ok(n > 0)
     }
 }

@@ -4,6 +4,7 @@
 //! inside an IMMEDIATE transaction so two processes cannot both apply one.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -286,9 +287,19 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX heuristics_by_intent ON heuristics(intent, model);",
 ];
 
+/// The embedded store. Clones share one connection, so a process opens
+/// its store once: a chat turn's session, its heuristics record, its cache
+/// lookup and the upload clean-up all go through the same one.
+#[derive(Clone)]
 pub struct Store {
-    pub(crate) conn: Connection,
+    conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -353,7 +364,7 @@ impl Store {
         set_wal(&conn).map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        let mut store = Store { conn: Arc::new(Mutex::new(conn)), path: path.to_path_buf() };
         store.migrate()?;
         Ok(store)
     }
@@ -362,12 +373,20 @@ impl Store {
         &self.path
     }
 
+    /// The connection, for one statement or transaction at a time; a store
+    /// method never calls another while it holds it.
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic elsewhere while it was held left SQLite consistent (each
+        // statement is atomic), so the lock is still good to use.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub(crate) fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite { path: self.path.clone(), source }
     }
 
     pub fn schema_version(&self) -> Result<i64> {
-        self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| self.err(e))
+        self.conn().pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| self.err(e))
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -382,7 +401,8 @@ impl Store {
         }
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         // Another process may have migrated while we waited for the lock.
         let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
@@ -393,7 +413,7 @@ impl Store {
     }
 
     pub fn session(&self, name: &str) -> Result<Option<Session>> {
-        self.conn
+        self.conn()
             .query_row(
                 "SELECT id, name, model, system, created_at, updated_at FROM sessions WHERE name = ?1",
                 [name],
@@ -415,7 +435,7 @@ impl Store {
     /// Returns the named session, creating it with this model and system
     /// prompt when it does not exist yet.
     pub fn open_session(&self, name: &str, model: &str, system: Option<&str>) -> Result<Session> {
-        self.conn
+        self.conn()
             .execute(
                 "INSERT INTO sessions (name, model, system) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
                 params![name, model, system],
@@ -425,7 +445,7 @@ impl Store {
     }
 
     pub fn update_session_settings(&self, id: i64, model: &str, system: Option<&str>) -> Result<()> {
-        self.conn
+        self.conn()
             .execute(
                 "UPDATE sessions SET model = ?2, system = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
                 params![id, model, system],
@@ -435,8 +455,8 @@ impl Store {
     }
 
     pub fn list_sessions(&self) -> Result<Vec<SessionSummary>> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare(
                 "SELECT s.name, s.model, (SELECT count(*) FROM messages m WHERE m.session_id = s.id), s.updated_at
                  FROM sessions s ORDER BY s.updated_at DESC, s.name",
@@ -451,8 +471,8 @@ impl Store {
     }
 
     pub fn messages(&self, session_id: i64) -> Result<Vec<StoredMessage>> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare(
                 "SELECT role, content, tool_calls, tool_name, created_at FROM messages WHERE session_id = ?1 ORDER BY id",
             )
@@ -475,7 +495,8 @@ impl Store {
     pub fn append_messages(&mut self, session_id: i64, messages: &[NewMessage]) -> Result<()> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         for m in messages {
             insert_message(&tx, session_id, m).map_err(err)?;
         }
@@ -494,7 +515,8 @@ impl Store {
     ) -> Result<()> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         tx.execute(
             "INSERT INTO sessions (name, model, system) VALUES (?1, ?2, ?3)
              ON CONFLICT(name) DO UPDATE SET model = excluded.model, system = excluded.system,
@@ -511,7 +533,7 @@ impl Store {
     }
 
     pub fn delete_session(&self, name: &str) -> Result<()> {
-        let n = self.conn.execute("DELETE FROM sessions WHERE name = ?1", [name]).map_err(|e| self.err(e))?;
+        let n = self.conn().execute("DELETE FROM sessions WHERE name = ?1", [name]).map_err(|e| self.err(e))?;
         if n == 0 {
             return Err(StoreError::NoSuchSession(name.to_string()));
         }
@@ -553,7 +575,7 @@ mod tests {
         let path = temp_db("open");
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        let mode: String = store.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let mode: String = store.conn().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
         drop(store);
         // Reopening is a no-op migration.
@@ -582,7 +604,7 @@ mod tests {
         // Version 3 turned turns into heuristics records.
         type Row = (String, Option<String>, bool, f64, Option<f64>, i64);
         let rows: Vec<Row> = store
-            .conn
+            .conn()
             .prepare("SELECT prompt, session, success, total_ms, tokens_per_second, length(id) FROM heuristics ORDER BY prompt")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
@@ -599,7 +621,7 @@ mod tests {
     fn newer_schema_is_refused_not_clobbered() {
         let path = temp_db("newer");
         let store = Store::open(&path).unwrap();
-        store.conn.pragma_update(None, "user_version", 99).unwrap();
+        store.conn().pragma_update(None, "user_version", 99).unwrap();
         drop(store);
         assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
     }

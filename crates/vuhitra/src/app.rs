@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use vuhitra_core::{Config, Sources};
 use vuhitra_llm::{ClientSettings, OllamaClient};
-use vuhitra_pipeline::{CancellationToken, Intel, IntelSettings, Interrupt};
+use vuhitra_pipeline::{CancellationToken, Intel, IntelSettings, Interrupt, Pipeline};
 use vuhitra_store::Store;
 
 use crate::cli::{Cli, Command};
@@ -17,6 +17,8 @@ pub struct App {
     pub config: Config,
     pub json: bool,
     interrupt: OnceLock<Interrupt>,
+    /// The embedded store, opened on first use; every later use shares it.
+    store: OnceLock<Store>,
 }
 
 /// Flags that override configuration keys, layered over the process's
@@ -41,13 +43,13 @@ impl App {
     pub fn load(cli: &Cli) -> anyhow::Result<App> {
         let config = Config::load(&sources(cli))?;
         init_logging(&config.log_level);
-        Ok(App { config, json: cli.json, interrupt: OnceLock::new() })
+        Ok(App { config, json: cli.json, interrupt: OnceLock::new(), store: OnceLock::new() })
     }
 
     /// The same configuration for work that must not print (a server's
     /// tools, whose stdout is the protocol): JSON mode, no Ctrl-C listener.
     pub fn detached(&self) -> App {
-        App { config: self.config.clone(), json: true, interrupt: OnceLock::new() }
+        App { config: self.config.clone(), json: true, interrupt: OnceLock::new(), store: OnceLock::new() }
     }
 
     /// The token the current piece of work watches. The first call starts
@@ -60,7 +62,7 @@ impl App {
     /// The frame cache (Redis or embedded).
     pub async fn frames(&self) -> anyhow::Result<vuhitra_store::frames::FrameBackend> {
         let url = self.config.redis_url.as_ref().map(|u| u.as_str());
-        Ok(vuhitra_store::frames::FrameBackend::open(url, || Store::open(&self.config.store_path())).await?)
+        Ok(vuhitra_store::frames::FrameBackend::open(url, || self.open_store()).await?)
     }
 
     /// The sandbox executor: the container named by SANDBOX_CONTAINER, or a
@@ -99,7 +101,19 @@ impl App {
 
     /// The heuristics and prompt-cache backend (Elasticsearch or embedded).
     pub async fn intel(&self) -> anyhow::Result<Intel> {
-        Ok(Intel::open(&IntelSettings::from_config(&self.config), crate::output::warn).await?)
+        Ok(Intel::open(&self.intel_settings()?, crate::output::warn).await?)
+    }
+
+    /// The prompt pipeline, its heuristics and cache backend on this
+    /// process's store.
+    pub fn pipeline(&self) -> anyhow::Result<Pipeline> {
+        let mut pipeline = Pipeline::new(&self.config, crate::output::warn);
+        pipeline.intel_settings = self.intel_settings()?;
+        Ok(pipeline)
+    }
+
+    fn intel_settings(&self) -> anyhow::Result<IntelSettings> {
+        Ok(IntelSettings { store: Some(self.store()?), ..IntelSettings::from_config(&self.config) })
     }
 
     pub fn ollama(&self) -> OllamaClient {
@@ -116,8 +130,17 @@ impl App {
         })
     }
 
+    /// The embedded store (a handle on the process's one connection).
     pub fn store(&self) -> anyhow::Result<Store> {
-        Ok(Store::open(&self.config.store_path())?)
+        Ok(self.open_store()?)
+    }
+
+    fn open_store(&self) -> Result<Store, vuhitra_store::StoreError> {
+        if let Some(store) = self.store.get() {
+            return Ok(store.clone());
+        }
+        let store = Store::open(&self.config.store_path())?;
+        Ok(self.store.get_or_init(|| store).clone())
     }
 }
 

@@ -23,6 +23,11 @@ fn main() -> ExitCode {
         return ExitCode::from(vuhitra_sandbox::confine::helper_main(program, args) as u8);
     }
     let cli = cli::Cli::parse();
+    // Commands that analyse a prompt: its tables build on another thread
+    // while configuration loads and the store opens.
+    if matches!(cli.command, cli::Command::Chat(_) | cli::Command::Dev(_) | cli::Command::Nlp { .. }) {
+        vuhitra_nlp::warm_up();
+    }
     let json = cli.json;
     output::set_json(json);
     match run(cli) {

@@ -381,7 +381,8 @@ fn turns_route_and_learn(env: &mut TestEnv, o: &Ollama) {
     let names = [o.model.clone(), second.clone(), missing.to_string()];
     env.set("MODEL_CHAT", &names.join(","));
     let base = |m: &str| m.trim_end_matches(":latest").to_string();
-    let greetings = ["Hello there, good morning!", "hey, thanks a lot", "hi! cool", "Hello, great evening", "thanks, bye"];
+    let greetings =
+        ["Hello there, good morning!", "hey, thanks a lot", "hi! cool", "Hello, great evening", "thanks, bye"];
     let mut calls = [0u64; 2];
     let mut last_id = String::new();
     for (turn, greeting) in greetings.iter().cycle().take(10).enumerate() {
@@ -412,7 +413,8 @@ fn turns_route_and_learn(env: &mut TestEnv, o: &Ollama) {
     let why = env.run(&["--json", "heuristics", "why", &last_id]).ok().json();
     assert_eq!(why["rule"], "learned", "{why}");
     assert!(why["reason"].as_str().unwrap().contains("MODEL_CHAT"), "{why}");
-    let probability: f64 = why["candidates"].as_array().unwrap().iter().map(|c| c["choice_probability"].as_f64().unwrap()).sum();
+    let probability: f64 =
+        why["candidates"].as_array().unwrap().iter().map(|c| c["choice_probability"].as_f64().unwrap()).sum();
     assert!((probability - 1.0).abs() < 1e-9, "{why}");
     let text = env.run(&["heuristics", "why", &last_id]).ok().stdout;
     assert!(text.contains("CANDIDATE") && text.contains(missing) && text.contains("deciding took"), "{text}");
@@ -420,7 +422,12 @@ fn turns_route_and_learn(env: &mut TestEnv, o: &Ollama) {
     let stats = env.run(&["--json", "heuristics", "stats"]).ok().json();
     let routing = stats["routing"].as_array().unwrap();
     let chat_route = routing.iter().find(|r| r["setting"] == "MODEL_CHAT").expect("MODEL_CHAT in routing");
-    let p: Vec<f64> = chat_route["candidates"].as_array().unwrap().iter().map(|c| c["choice_probability"].as_f64().unwrap()).collect();
+    let p: Vec<f64> = chat_route["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["choice_probability"].as_f64().unwrap())
+        .collect();
     assert!(p[1] > 0.8 && p[2] == 0.0, "rated 5 against rated 0, and one not installed: {p:?} {chat_route}");
     assert_eq!(chat_route["candidates"][1]["outcomes"]["rated"], calls[1], "{chat_route}");
 

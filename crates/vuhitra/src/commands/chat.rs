@@ -39,7 +39,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
         return super::repl::run(app, rt, &args, options).map(|()| Status::Success);
     }
 
-    let mut pipeline = Pipeline::new(&app.config, output::warn);
+    let mut pipeline = app.pipeline()?;
     let prepared = pipeline.prepare(&prompt, attached, &args.files, app.config.max_context_file_size)?;
     let mut store = app.store()?;
     // Only a chat turn belongs to a session: `--session` with an upload or a

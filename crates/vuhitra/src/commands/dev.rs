@@ -138,7 +138,7 @@ async fn session(
     };
     let mut ctx = Ctx {
         store: app.store()?,
-        pipeline: Pipeline::new(&app.config, output::warn),
+        pipeline: app.pipeline()?,
         human: !app.json,
         stream: !app.json && output::stderr_is_tty(),
         interactive,

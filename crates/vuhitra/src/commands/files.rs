@@ -1,7 +1,7 @@
 //! `vuhitra upload` and `vuhitra files list|rm|cleanup`.
 
 use vuhitra_sandbox::Workspace;
-use vuhitra_store::{format_ms, now_ms, Store};
+use vuhitra_store::{format_ms, now_ms};
 
 use crate::app::App;
 use crate::cli::{FilesCommand, UploadArgs};
@@ -150,7 +150,7 @@ pub fn remove_expired(app: &App) {
     if !path.exists() {
         return;
     }
-    let result = Store::open(&path).map_err(anyhow::Error::from).and_then(|store| {
+    let result = app.store().and_then(|store| {
         if store.expired_files(now_ms())?.is_empty() {
             return Ok(Vec::new());
         }

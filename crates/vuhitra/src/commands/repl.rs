@@ -47,7 +47,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
     let history = FileBackedHistory::with_file(10_000, history_path.clone())
         .map_err(|e| anyhow::anyhow!("cannot open REPL history {}: {e}", history_path.display()))?;
     let mut editor = Reedline::create().with_history(Box::new(history)).with_validator(Box::new(MultiLine));
-    let mut pipeline = Pipeline::new(&app.config, output::warn);
+    let mut pipeline = app.pipeline()?;
     let mut pending: Vec<ContextFile> = Vec::new();
     // Context files given on the command line go with the first message.
     for path in &args.files {
