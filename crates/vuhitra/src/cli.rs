@@ -137,6 +137,11 @@ Keywords in the prompt are taken out of the text and acted on:
 Every answer is recorded in heuristics (ENABLE_HEURISTICS) with an id:
 rate it with `vuhitra rate ID 0-5` (or /rate in the REPL).
 
+On a terminal, answers are rendered as Markdown while they stream: headings,
+emphasis, lists, block quotes, tables and fenced code with syntax highlighting.
+Colours follow NO_COLOR (attributes only) and TERM (dumb: none at all).
+Piped, or with --raw, the answer is the model's text exactly as written.
+
 Piped stdin becomes context: `git diff | vuhitra chat \"review this\"`.
 Without a prompt on a terminal, chat opens a REPL; type /help there.";
 
@@ -182,6 +187,10 @@ pub struct ChatArgs {
     /// and --no-stream wins).
     #[arg(long, overrides_with = "stream")]
     pub no_stream: bool,
+    /// Print answers exactly as the model wrote them (Markdown source),
+    /// not rendered; the default when stdout is not a terminal.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 const MCP_HELP: &str = "\
@@ -730,7 +739,7 @@ pub enum SessionsCommand {
     /// Saved sessions, most recent first.
     #[command(alias = "ls")]
     List,
-    /// Print a session's messages.
+    /// Print a session's messages (rendered on a terminal; `export` gives the Markdown source).
     Show { name: String },
     /// Delete a session.
     #[command(alias = "delete")]

@@ -52,6 +52,55 @@ pub fn set_json(json: bool) {
     JSON.store(json, Ordering::Relaxed);
 }
 
+/// How a chat answer reaches stdout: Markdown rendered for the terminal as
+/// it streams, or the model's text exactly as written (piped, `--raw`,
+/// `--json`).
+pub enum AnswerPrinter {
+    Raw,
+    Markdown(Box<vuhitra_render::MarkdownStream>),
+}
+
+impl AnswerPrinter {
+    /// Rendered when `markdown` is set, at the terminal's current width (so a
+    /// resized REPL window gets the new one from its next answer) and with
+    /// the colours NO_COLOR, TERM and COLORTERM allow.
+    pub fn new(markdown: bool) -> Self {
+        if !markdown {
+            return AnswerPrinter::Raw;
+        }
+        let width = terminal_size::terminal_size().map_or(80, |(w, _)| usize::from(w.0));
+        let options = vuhitra_render::Options { width, color: vuhitra_render::ColorLevel::detect() };
+        AnswerPrinter::Markdown(Box::new(vuhitra_render::MarkdownStream::new(options)))
+    }
+
+    pub fn push(&mut self, text: &str) {
+        match self {
+            AnswerPrinter::Raw => out(text),
+            AnswerPrinter::Markdown(stream) => {
+                let rendered = stream.push(text);
+                if !rendered.is_empty() {
+                    out(&rendered);
+                }
+            }
+        }
+    }
+
+    /// Shows what the renderer still holds (a table's rows, a last word) and
+    /// restores the terminal's style; the answer may have ended early.
+    pub fn finish(&mut self) {
+        if let AnswerPrinter::Markdown(stream) = self {
+            out(&stream.finish());
+        }
+    }
+
+    /// A whole answer at once (`--no-stream`).
+    pub fn print(markdown: bool, text: &str) {
+        let mut printer = AnswerPrinter::new(markdown);
+        printer.push(text);
+        printer.finish();
+    }
+}
+
 pub fn stdout_is_tty() -> bool {
     std::io::stdout().is_terminal()
 }

@@ -30,6 +30,26 @@ fn one_shot_chat_streams_real_tokens() {
     assert!(!r.stdout.contains("\x1b["), "piped output must be plain");
 }
 
+/// Piped, an answer is not rendered: stdout is the model's Markdown as the
+/// session saved it, marks and all (plus a final line break).
+#[test]
+fn piped_answers_are_the_models_markdown_source() {
+    let o = need!(ollama());
+    let env = TestEnv::with_ollama(&o);
+    let prompt = "Write a Markdown list of two fruits with their names in **bold**.";
+    for extra in [&[][..], &["--no-stream"][..]] {
+        let mut argv = vec!["chat", "--session", "src", "--max-tokens", "40", "--seed", "7", "--temperature", "0"];
+        argv.extend_from_slice(extra);
+        argv.push(prompt);
+        let r = env.run(&argv).ok();
+        let s = env.run(&["--json", "sessions", "show", "src"]).ok().json();
+        let messages = s["messages"].as_array().expect("messages");
+        let answer = messages.last().unwrap()["content"].as_str().expect("the answer");
+        let expected = if answer.ends_with('\n') { answer.to_string() } else { format!("{answer}\n") };
+        assert_eq!(r.stdout, expected, "{extra:?}: the answer exactly as the model wrote it");
+    }
+}
+
 /// `vuhitra chat … | head -c0`: the reader leaves before the answer ends.
 /// The answer stops, the process ends normally (exit 0, no error) and the
 /// turn is not saved half-written into the session.

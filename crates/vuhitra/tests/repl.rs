@@ -75,6 +75,15 @@ impl Tmux {
         self.wait_until(&format!("{needle:?} (x{count})"), |s| s.matches(needle).count() >= count)
     }
 
+    /// The screen with its styles, as SGR escapes.
+    fn styled_screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-e", "-J", "-S", "-2000", "-t", &self.target])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     #[track_caller]
     fn wait_for(&self, needle: &str) -> String {
         self.wait_for_n(needle, 1)
@@ -263,4 +272,112 @@ fn tools_in_the_repl_are_switched_on_with_slash_tools_and_each_call_is_confirmed
     let screen = t.wait_for("EXITED:");
     common::delete_model(&o, &model);
     assert!(screen.contains("EXITED:0"), "{screen}");
+}
+
+/// What `markdown` looks like on a 160-column colour terminal, as text:
+/// the renderer's own output with its escapes taken out.
+fn rendered_text(markdown: &str) -> Vec<String> {
+    let options = vuhitra_render::Options { width: 160, color: vuhitra_render::ColorLevel::Ansi256 };
+    let rendered = vuhitra_render::MarkdownStream::render(markdown, options);
+    let (plain, _) = split_escapes(&rendered);
+    plain.lines().map(|l| l.trim_end().to_string()).collect()
+}
+
+/// Text without its escapes, and the parameters of every SGR escape.
+fn split_escapes(styled: &str) -> (String, Vec<Vec<u32>>) {
+    let mut plain = String::new();
+    let mut sgr = Vec::new();
+    let mut chars = styled.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            plain.push(c);
+            continue;
+        }
+        let mut body = String::new();
+        for d in chars.by_ref() {
+            if d.is_ascii_alphabetic() {
+                if d == 'm' {
+                    sgr.push(body.trim_start_matches('[').split(';').filter_map(|p| p.parse().ok()).collect());
+                }
+                break;
+            }
+            body.push(d);
+        }
+    }
+    (plain, sgr)
+}
+
+/// Asserts that `lines` appear on `screen` one after another.
+#[track_caller]
+fn assert_shown(screen: &str, lines: &[String]) {
+    let shown: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    let wanted: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert!(
+        shown.windows(wanted.len().max(1)).any(|w| w == wanted.as_slice()),
+        "the screen does not show\n{}\n--- screen ---\n{screen}",
+        wanted.join("\n")
+    );
+}
+
+fn session_messages(env: &TestEnv, name: &str) -> Vec<serde_json::Value> {
+    let s = env.run(&["--json", "sessions", "show", name]).ok().json();
+    s["messages"].as_array().expect("messages").clone()
+}
+
+/// Answers are rendered as Markdown on a terminal: what the REPL shows is
+/// the renderer's output for the answer the session saved (the tests of
+/// vuhitra-render check that output, split at every byte); `--raw` shows
+/// the model's text as it is; `sessions show` renders a transcript whose
+/// Markdown is known, with colours, and with NO_COLOR only attributes.
+#[test]
+fn answers_are_rendered_as_markdown_on_a_terminal() {
+    let o = need!(ollama());
+    if !common::require("tmux") {
+        return;
+    }
+    let env = TestEnv::with_ollama(&o);
+    let bin = env!("CARGO_BIN_EXE_vuhitra");
+    let prompt = "List three fruits as a Markdown list, with a heading. Use **bold** for the names and `code` for colours.";
+
+    let t = Tmux::start(&env, "render", &format!("{bin} chat --session md --temperature 0 --max-tokens 120"));
+    t.wait_for("/help for commands");
+    t.line(prompt);
+    t.wait_for(" answer tokens");
+    t.line("/exit");
+    let screen = t.wait_for("EXITED:");
+    assert!(screen.contains("EXITED:0"), "{screen}");
+    let messages = session_messages(&env, "md");
+    let answer = messages[1]["content"].as_str().expect("the answer");
+    assert_shown(&screen, &rendered_text(answer));
+
+    // --raw: the model's own text, line for line.
+    let t = Tmux::start(&env, "raw", &format!("{bin} chat --session raw --raw --temperature 0 --max-tokens 60 \"Say hi in **bold**.\""));
+    let screen = t.wait_for("EXITED:");
+    assert!(screen.contains("EXITED:0"), "{screen}");
+    let raw = session_messages(&env, "raw")[1]["content"].as_str().expect("the answer").to_string();
+    let raw_lines: Vec<String> = raw.trim_end().lines().map(|l| l.trim_end().to_string()).collect();
+    assert_shown(&screen, &raw_lines);
+
+    // A transcript whose Markdown is known: the user's prompt.
+    let source = env.run(&["sessions", "export", "md"]).ok().stdout;
+    assert!(source.contains("**bold**"), "piped, the export is the source: {source}");
+    let t = Tmux::start(&env, "show", &format!("{bin} sessions show md"));
+    let screen = t.wait_for("EXITED:");
+    assert!(screen.contains("EXITED:0"), "{screen}");
+    assert_shown(&screen, &rendered_text(&source));
+    assert!(screen.lines().any(|l| l.trim_end() == "Session md"), "the heading, without its marks:\n{screen}");
+    assert!(screen.contains("Use bold for the names and code for colours."), "emphasis and code without markers:\n{screen}");
+    assert!(!screen.contains("## user"), "{screen}");
+    let (_, sgr) = split_escapes(&t.styled_screen());
+    let colours = |params: &Vec<u32>| params.iter().any(|&p| (30..=38).contains(&p) || (90..=97).contains(&p));
+    assert!(sgr.iter().any(colours), "headings and code are coloured: {sgr:?}");
+    assert!(sgr.iter().any(|p| p.contains(&1)), "bold: {sgr:?}");
+
+    let t = Tmux::start(&env, "show-mono", &format!("NO_COLOR=1 {bin} sessions show md"));
+    let screen = t.wait_for("EXITED:");
+    assert!(screen.contains("EXITED:0"), "{screen}");
+    assert!(screen.contains("Use bold for the names and `code` for colours."), "without colours, code keeps its backticks:\n{screen}");
+    let (_, sgr) = split_escapes(&t.styled_screen());
+    assert!(!sgr.iter().any(colours), "NO_COLOR: no colours: {sgr:?}");
+    assert!(sgr.iter().any(|p| p.contains(&1)), "NO_COLOR keeps bold: {sgr:?}");
 }

@@ -12,7 +12,7 @@ use vuhitra_store::Store;
 use crate::app::App;
 use crate::cli::ChatArgs;
 use crate::exit::Status;
-use crate::output::{self, out, outln};
+use crate::output::{self, outln};
 
 pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::Result<Status> {
     let stdin_is_tty = std::io::stdin().is_terminal();
@@ -52,8 +52,16 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
     let named = args.model.clone();
     let client = app.ollama();
     let mut tools = super::chat_tools::ChatTools::new(app, args.tools, args.yes, args.mcp_config.as_deref());
-    let mut chat =
-        Chat { app, client: &client, store: &mut store, pipeline: &mut pipeline, convo: &mut convo, tools: &mut tools };
+    let markdown = renders_markdown(app, &args);
+    let mut chat = Chat {
+        app,
+        client: &client,
+        store: &mut store,
+        pipeline: &mut pipeline,
+        convo: &mut convo,
+        tools: &mut tools,
+        markdown,
+    };
     let cancel = app.cancel_token(rt.handle());
     let stream = !app.json && !args.no_stream;
     let dispatched = rt.block_on(chat.dispatch(&prepared, named.as_deref(), &cancel, stream));
@@ -66,7 +74,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
                 output::json(&completion_json(&outcome, convo.session.as_ref().map(|(_, n)| n.as_str()), &prepared));
             } else {
                 if !stream {
-                    output::out(&outcome.completion.content);
+                    output::AnswerPrinter::print(markdown, &outcome.completion.content);
                 }
                 if !outcome.completion.content.ends_with('\n') {
                     outln("");
@@ -86,6 +94,14 @@ pub struct Chat<'a> {
     pub pipeline: &'a mut Pipeline,
     pub convo: &'a mut Conversation,
     pub tools: &'a mut super::chat_tools::ChatTools,
+    /// Answers are rendered as Markdown (see [`renders_markdown`]).
+    pub markdown: bool,
+}
+
+/// Answers are rendered as Markdown on a terminal; piped, with `--raw` or
+/// `--json` they are the model's text exactly.
+pub fn renders_markdown(app: &App, args: &ChatArgs) -> bool {
+    !args.raw && !app.json && output::stdout_is_tty()
 }
 
 /// What [`Chat::dispatch`] did.
@@ -127,9 +143,10 @@ impl Chat<'_> {
             }
             Action::Answer => {
                 self.pipeline.ensure_intel(prompt).await?;
+                let mut printer = output::AnswerPrinter::new(self.markdown && stream);
                 let on_token = |t: &str| {
                     if stream {
-                        out(t);
+                        printer.push(t);
                         if output::stdout_closed() {
                             // Nobody reads the answer any more: stop it.
                             cancel.cancel();
@@ -155,11 +172,16 @@ impl Chat<'_> {
                         rounds,
                     );
                     let outcome = turn.await;
+                    printer.finish();
                     self.convo.tools.clear();
                     return Ok(Dispatched::Answered(outcome?));
                 }
                 let turn = self.convo.turn(self.client, self.store, self.pipeline, prompt, cancel, on_token);
-                Ok(Dispatched::Answered(turn.await?))
+                let outcome = turn.await;
+                // Also after an error or a cancel: what was held back is shown
+                // and the terminal's style restored.
+                printer.finish();
+                Ok(Dispatched::Answered(outcome?))
             }
         }
     }

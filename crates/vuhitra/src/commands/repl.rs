@@ -55,6 +55,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
     }
 
     let mut tools = super::chat_tools::ChatTools::new(app, args.tools, args.yes, args.mcp_config.as_deref());
+    let markdown = super::chat::renders_markdown(app, args);
     outln(&format!("vuhitra chat · model {} · /help for commands, /exit to leave", convo.model));
     if let Some((_, name)) = &convo.session {
         outln(&format!("session {name}: {} earlier messages", convo.history.len()));
@@ -106,11 +107,12 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             pipeline: &mut pipeline,
             convo: &mut convo,
             tools: &mut tools,
+            markdown,
         };
         match rt.block_on(chat.dispatch(&prepared, data_model.as_deref(), &cancel, !args.no_stream)) {
             Ok(Dispatched::Answered(t)) => {
                 if args.no_stream {
-                    output::out(&t.completion.content);
+                    output::AnswerPrinter::print(markdown, &t.completion.content);
                 }
                 if !t.completion.content.ends_with('\n') {
                     outln("");
