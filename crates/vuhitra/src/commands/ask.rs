@@ -207,9 +207,16 @@ pub async fn record_with(pipeline: &mut Pipeline, prompt: &PreparedPrompt, answe
         pipeline.record_answer(prompt, &answer.model, &answer.metrics, answer.failure(), answer.elapsed_ms).await;
 }
 
-/// `analyze --ask`: records the question as a prompt of its own.
+/// `analyze --ask`: records the question as a prompt of its own, through
+/// the process's one store (the frame cache may have opened it already).
 pub async fn record(app: &App, question: &str, answer: &mut DataAnswer) {
-    let mut pipeline = Pipeline::new(&app.config, output::warn);
+    let mut pipeline = match app.pipeline() {
+        Ok(p) => p,
+        Err(e) => {
+            output::warn(&format!("the question was not recorded: {e}"));
+            return;
+        }
+    };
     let prompt = pipeline.prepare_plain(question);
     record_with(&mut pipeline, &prompt, answer).await;
 }
