@@ -169,10 +169,7 @@ impl Project {
                 continue;
             }
             // A file edited twice in one answer: the second edit sees the first.
-            let current = match plan.iter().position(|p| p.path == rel) {
-                Some(i) => Some(plan.remove(i)),
-                None => None,
-            };
+            let current = plan.iter().position(|p| p.path == rel).map(|i| plan.remove(i));
             let before = match &current {
                 Some(p) => p.before.clone(),
                 None => self.read(&rel),

@@ -183,7 +183,7 @@ impl Router {
     pub fn from_config(c: &vuhitra_core::Config) -> Router {
         Router {
             routes: c.intent_models.clone(),
-            slow_ms: (c.route_latency_budget_secs > 0).then(|| c.route_latency_budget_secs as f64 * 1000.0),
+            slow_ms: (c.route_latency_budget_secs > 0).then_some(c.route_latency_budget_secs as f64 * 1000.0),
             installed: None,
         }
     }

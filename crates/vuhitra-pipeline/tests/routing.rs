@@ -30,7 +30,7 @@ async fn run(store: &Store, models: &[Script], prompts: usize, rng: &mut StdRng,
         let script = models.iter().find(|m| m.name == model).unwrap();
         *seq += 1;
         let ok = rng.random::<f64>() < script.success;
-        let rated = *seq % 4 == 0;
+        let rated = seq.is_multiple_of(4);
         let record = HeuristicRecord {
             id: format!("{:016x}", *seq),
             created_at: *seq as i64,
