@@ -273,6 +273,40 @@ fn find_run(text: &str, b: u8, len: usize, limit: usize) -> Option<usize> {
     None
 }
 
+/// The position of the bracket that closes the one before `from`, skipping
+/// escapes and nested pairs. `Err(Link::Literal)` when a line break for
+/// which `ends_at` holds comes first, or the look-ahead runs out; the
+/// `undecided` verdict when the input ends first.
+fn matching(
+    bytes: &[u8],
+    from: usize,
+    (open, close): (u8, u8),
+    ends_at: impl Fn(usize) -> bool,
+    undecided: impl Fn(usize) -> Link,
+) -> Result<usize, Link> {
+    let mut depth = 0usize;
+    let mut i = from;
+    loop {
+        if i >= LINK_LOOKAHEAD {
+            return Err(Link::Literal);
+        }
+        let Some(&b) = bytes.get(i) else { return Err(undecided(i)) };
+        if b == b'\\' {
+            i += 1;
+        } else if b == open {
+            depth += 1;
+        } else if b == close {
+            if depth == 0 {
+                return Ok(i);
+            }
+            depth -= 1;
+        } else if b == b'\n' && ends_at(i) {
+            return Err(Link::Literal);
+        }
+        i += 1;
+    }
+}
+
 /// A code span's text: line breaks become spaces, and one space each side
 /// is stripped when both are there (CommonMark), so `` ` `` `` shows a backtick.
 fn code_content(raw: &str) -> String {
@@ -294,44 +328,19 @@ fn parse_link(text: &str, end: bool) -> Link {
         }
     };
     let bytes = text.as_bytes();
-    let mut depth = 0usize;
-    let mut i = 1;
-    let close = loop {
-        if i >= LINK_LOOKAHEAD {
-            return Link::Literal;
-        }
-        let Some(&b) = bytes.get(i) else { return undecided(i) };
-        match b {
-            b'\\' => i += 1,
-            b'[' => depth += 1,
-            b']' if depth == 0 => break i,
-            b']' => depth -= 1,
-            b'\n' if bytes.get(i + 1) == Some(&b'\n') => return Link::Literal,
-            _ => {}
-        }
-        i += 1;
+    // The label may hold a single line break, not a blank line.
+    let close = match matching(bytes, 1, (b'[', b']'), |i| bytes.get(i + 1) == Some(&b'\n'), undecided) {
+        Ok(close) => close,
+        Err(link) => return link,
     };
     match bytes.get(close + 1) {
         None => return undecided(close + 1),
         Some(b'(') => {}
         Some(_) => return Link::Literal,
     }
-    let mut depth = 0usize;
-    let mut j = close + 2;
-    let end_paren = loop {
-        if j >= LINK_LOOKAHEAD {
-            return Link::Literal;
-        }
-        let Some(&b) = bytes.get(j) else { return undecided(j) };
-        match b {
-            b'\\' => j += 1,
-            b'(' => depth += 1,
-            b')' if depth == 0 => break j,
-            b')' => depth -= 1,
-            b'\n' => return Link::Literal,
-            _ => {}
-        }
-        j += 1;
+    let end_paren = match matching(bytes, close + 2, (b'(', b')'), |_| true, undecided) {
+        Ok(end_paren) => end_paren,
+        Err(link) => return link,
     };
     let destination = text[close + 2..end_paren].trim();
     let url = destination.split_whitespace().next().unwrap_or("");

@@ -52,6 +52,12 @@ pub fn set_json(json: bool) {
     JSON.store(json, Ordering::Relaxed);
 }
 
+/// Answers are rendered as Markdown on a terminal; piped, with `--raw` or
+/// `--json` they are the model's text exactly.
+pub fn renders_markdown(json: bool, raw: bool) -> bool {
+    !raw && !json && stdout_is_tty()
+}
+
 /// How a chat answer reaches stdout: Markdown rendered for the terminal as
 /// it streams, or the model's text exactly as written (piped, `--raw`,
 /// `--json`).

@@ -46,8 +46,18 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
+        self.capture(&[])
+    }
+
+    /// The screen with its styles, as SGR escapes.
+    fn styled_screen(&self) -> String {
+        self.capture(&["-e"])
+    }
+
+    fn capture(&self, options: &[&str]) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-J", "-S", "-2000", "-t", &self.target])
+            .args(options)
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -75,13 +85,12 @@ impl Tmux {
         self.wait_until(&format!("{needle:?} (x{count})"), |s| s.matches(needle).count() >= count)
     }
 
-    /// The screen with its styles, as SGR escapes.
-    fn styled_screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-e", "-J", "-S", "-2000", "-t", &self.target])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+    /// Waits for the command to end and asserts that it succeeded.
+    #[track_caller]
+    fn wait_for_success(&self) -> String {
+        let screen = self.wait_for("EXITED:");
+        assert!(screen.contains("EXITED:0"), "{screen}");
+        screen
     }
 
     #[track_caller]
@@ -112,8 +121,7 @@ fn models_pull_draws_a_progress_bar_on_a_terminal() {
     let env = TestEnv::with_ollama(&o);
     let bin = env!("CARGO_BIN_EXE_vuhitra");
     let t = Tmux::start(&env, "pull", &format!("{bin} models pull --insecure {model}"));
-    let screen = t.wait_for("EXITED:");
-    assert!(screen.contains("EXITED:0"), "{screen}");
+    let screen = t.wait_for_success();
     assert!(screen.contains("pulling ") && screen.contains("100%"), "a per-layer bar with its percentage:\n{screen}");
     assert!(screen.contains("ETA"), "{screen}");
     assert!(screen.contains("MiB") || screen.contains("KiB"), "byte counts:\n{screen}");
@@ -344,16 +352,14 @@ fn answers_are_rendered_as_markdown_on_a_terminal() {
     t.line(prompt);
     t.wait_for(" answer tokens");
     t.line("/exit");
-    let screen = t.wait_for("EXITED:");
-    assert!(screen.contains("EXITED:0"), "{screen}");
+    let screen = t.wait_for_success();
     let messages = session_messages(&env, "md");
     let answer = messages[1]["content"].as_str().expect("the answer");
     assert_shown(&screen, &rendered_text(answer));
 
     // --raw: the model's own text, line for line.
     let t = Tmux::start(&env, "raw", &format!("{bin} chat --session raw --raw --temperature 0 --max-tokens 60 \"Say hi in **bold**.\""));
-    let screen = t.wait_for("EXITED:");
-    assert!(screen.contains("EXITED:0"), "{screen}");
+    let screen = t.wait_for_success();
     let raw = session_messages(&env, "raw")[1]["content"].as_str().expect("the answer").to_string();
     let raw_lines: Vec<String> = raw.trim_end().lines().map(|l| l.trim_end().to_string()).collect();
     assert_shown(&screen, &raw_lines);
@@ -362,8 +368,7 @@ fn answers_are_rendered_as_markdown_on_a_terminal() {
     let source = env.run(&["sessions", "export", "md"]).ok().stdout;
     assert!(source.contains("**bold**"), "piped, the export is the source: {source}");
     let t = Tmux::start(&env, "show", &format!("{bin} sessions show md"));
-    let screen = t.wait_for("EXITED:");
-    assert!(screen.contains("EXITED:0"), "{screen}");
+    let screen = t.wait_for_success();
     assert_shown(&screen, &rendered_text(&source));
     assert!(screen.lines().any(|l| l.trim_end() == "Session md"), "the heading, without its marks:\n{screen}");
     assert!(screen.contains("Use bold for the names and code for colours."), "emphasis and code without markers:\n{screen}");
@@ -374,8 +379,7 @@ fn answers_are_rendered_as_markdown_on_a_terminal() {
     assert!(sgr.iter().any(|p| p.contains(&1)), "bold: {sgr:?}");
 
     let t = Tmux::start(&env, "show-mono", &format!("NO_COLOR=1 {bin} sessions show md"));
-    let screen = t.wait_for("EXITED:");
-    assert!(screen.contains("EXITED:0"), "{screen}");
+    let screen = t.wait_for_success();
     assert!(screen.contains("Use bold for the names and `code` for colours."), "without colours, code keeps its backticks:\n{screen}");
     let (_, sgr) = split_escapes(&t.styled_screen());
     assert!(!sgr.iter().any(colours), "NO_COLOR: no colours: {sgr:?}");

@@ -52,7 +52,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
     let named = args.model.clone();
     let client = app.ollama();
     let mut tools = super::chat_tools::ChatTools::new(app, args.tools, args.yes, args.mcp_config.as_deref());
-    let markdown = renders_markdown(app, &args);
+    let markdown = output::renders_markdown(app.json, args.raw);
     let mut chat = Chat {
         app,
         client: &client,
@@ -94,14 +94,8 @@ pub struct Chat<'a> {
     pub pipeline: &'a mut Pipeline,
     pub convo: &'a mut Conversation,
     pub tools: &'a mut super::chat_tools::ChatTools,
-    /// Answers are rendered as Markdown (see [`renders_markdown`]).
+    /// Answers are rendered as Markdown (see [`output::renders_markdown`]).
     pub markdown: bool,
-}
-
-/// Answers are rendered as Markdown on a terminal; piped, with `--raw` or
-/// `--json` they are the model's text exactly.
-pub fn renders_markdown(app: &App, args: &ChatArgs) -> bool {
-    !args.raw && !app.json && output::stdout_is_tty()
 }
 
 /// What [`Chat::dispatch`] did.

@@ -55,7 +55,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
     }
 
     let mut tools = super::chat_tools::ChatTools::new(app, args.tools, args.yes, args.mcp_config.as_deref());
-    let markdown = super::chat::renders_markdown(app, args);
+    let markdown = output::renders_markdown(app.json, args.raw);
     outln(&format!("vuhitra chat · model {} · /help for commands, /exit to leave", convo.model));
     if let Some((_, name)) = &convo.session {
         outln(&format!("session {name}: {} earlier messages", convo.history.len()));

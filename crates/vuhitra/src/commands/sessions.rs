@@ -29,7 +29,7 @@ pub fn run(app: &App, cmd: SessionsCommand) -> anyhow::Result<()> {
         }
         SessionsCommand::Show { name } => {
             let text = render(&store, &name, if app.json { ExportFormat::Json } else { ExportFormat::Markdown })?;
-            output::AnswerPrinter::print(!app.json && output::stdout_is_tty(), &text);
+            output::AnswerPrinter::print(output::renders_markdown(app.json, false), &text);
         }
         SessionsCommand::Rm { name } => {
             store.delete_session(&name)?;
