@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
+use crate::remote::{Access, Auth, Secret};
+
 /// The documented template; `config init` writes it and a test checks that it
 /// names exactly the keys in [`KEYS`].
 pub const ENV_TEMPLATE: &str = include_str!("../../../.env.template");
@@ -48,14 +50,14 @@ pub enum Kind {
     /// Lowercase letters, digits, `-` and `_`, starting with a letter
     /// (what Elasticsearch accepts at the start of an index name).
     IndexPrefix,
+    /// A password, token or key: any text, never shown.
+    Secret,
 }
 
 impl Kind {
     fn expected(&self) -> String {
         match self {
-            Kind::OllamaAddress => {
-                "an http:// URL such as http://127.0.0.1:11434, or host[:port] (https is not supported yet)".into()
-            }
+            Kind::OllamaAddress => "an http:// or https:// URL such as http://127.0.0.1:11434, or host[:port]".into(),
             Kind::Text => "non-empty text".into(),
             Kind::ModelList => "model names separated by commas, such as qwen2.5-coder:7b,llama3:8b".into(),
             Kind::Size => "a size in bytes such as 10485760, or with a unit: 10MiB, 100MB, 1GiB".into(),
@@ -72,6 +74,7 @@ impl Kind {
             Kind::Lifetime => "a duration such as 90s, 15m, 1h or 7d, or 0 for none".into(),
             Kind::Fraction => "a number from 0 to 1, such as 0.9".into(),
             Kind::IndexPrefix => "lowercase letters, digits, - and _, starting with a letter".into(),
+            Kind::Secret => "any text (never shown)".into(),
         }
     }
 }
@@ -103,6 +106,13 @@ pub const KEYS: &[KeySpec] = &[
     key("OLLAMA_CONNECT_TIMEOUT", Kind::Int { min: 1, max: 600 }, "5", "seconds to connect to Ollama"),
     key("OLLAMA_TIMEOUT", Kind::Int { min: 1, max: 86_400 }, "600", "seconds one model request may take"),
     key("OLLAMA_RETRIES", Kind::Int { min: 0, max: 10 }, "3", "retries before the first token"),
+    key(
+        "OLLAMA_CA_CERT",
+        Kind::Path,
+        "",
+        "PEM file of the CA to trust for an https:// OLLAMA_IP (empty = system roots)",
+    ),
+    key("OLLAMA_API_KEY", Kind::Secret, "", "bearer token for Ollama behind a proxy that wants one"),
     key("MAX_CONTEXT_FILE_SIZE", Kind::Size, "10485760", "largest context file, bytes"),
     key("MAX_UPLOADED_FILE_SIZE", Kind::Size, "104857600", "largest uploaded file, bytes"),
     key("UPLOAD_TTL", Kind::Lifetime, "24h", "how long an upload stays in the workspace (0 = until removed)"),
@@ -127,10 +137,14 @@ pub const KEYS: &[KeySpec] = &[
         "60s",
         "an unrated answer slower than this counts against its model when routing (0 = none)",
     ),
-    key("REDIS_URL", Kind::ServiceUrl(&["redis"]), "", "Redis (empty = embedded)"),
-    // https is refused for now: this build's HTTP client has no TLS (all
-    // services are expected on the local machine or the stack's network).
-    key("ELASTICSEARCH_URL", Kind::ServiceUrl(&["http"]), "", "Elasticsearch (empty = embedded)"),
+    key("REDIS_URL", Kind::ServiceUrl(&["redis", "rediss"]), "", "Redis (empty = embedded; rediss:// for TLS)"),
+    key("REDIS_PASSWORD", Kind::Secret, "", "Redis password, when REDIS_URL carries none"),
+    key("REDIS_CA_CERT", Kind::Path, "", "PEM file of the CA to trust for rediss:// (empty = system roots)"),
+    key("ELASTICSEARCH_URL", Kind::ServiceUrl(&["http", "https"]), "", "Elasticsearch (empty = embedded)"),
+    key("ELASTICSEARCH_CA_CERT", Kind::Path, "", "PEM file of the CA to trust for https:// (empty = system roots)"),
+    key("ELASTICSEARCH_API_KEY", Kind::Secret, "", "Elasticsearch API key (the encoded form); wins over a user"),
+    key("ELASTICSEARCH_USERNAME", Kind::Text, "", "Elasticsearch user (with ELASTICSEARCH_PASSWORD)"),
+    key("ELASTICSEARCH_PASSWORD", Kind::Secret, "", "Elasticsearch user's password"),
     key("ELASTICSEARCH_INDEX_PREFIX", Kind::IndexPrefix, "vuhitra", "prefix of Vuhitra's index and alias names"),
     key("ELASTICSEARCH_TIMEOUT", Kind::Int { min: 1, max: 600 }, "5", "seconds to connect to Elasticsearch"),
     key("SPARK_MASTER", Kind::ServiceUrl(&["spark", "sc"]), "", "Spark master (empty = embedded)"),
@@ -264,12 +278,19 @@ impl Sources {
     }
 }
 
-/// Every key's raw value with its origin, before type checks.
-#[derive(Debug, Clone)]
+/// Every key's raw value with its origin, before type checks. Its `Debug`
+/// masks secrets, as everything printed must.
+#[derive(Clone)]
 pub struct RawConfig {
     pub values: BTreeMap<&'static str, RawValue>,
     /// Keys in `.env` that Vuhitra does not know (reported, not fatal).
     pub unknown_dotenv_keys: Vec<(String, usize)>,
+}
+
+impl fmt::Debug for RawConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.values.keys().map(|&k| (k, self.shown(k)))).finish()
+    }
 }
 
 impl RawConfig {
@@ -319,10 +340,20 @@ impl RawConfig {
         let raw = self.raw(key);
         parse_value(spec.kind, raw.value.trim()).ok_or_else(|| ConfigError::Invalid {
             key: key.to_string(),
-            value: raw.value.clone(),
+            value: self.shown(key),
             expected: spec.kind.expected(),
             origin: raw.origin.clone(),
         })
+    }
+
+    /// A key's value as it may be printed: secrets as `****`, passwords in
+    /// URLs masked.
+    pub fn shown(&self, key: &'static str) -> String {
+        let value = &self.raw(key).value;
+        match spec(key).map(|s| s.kind) {
+            Some(Kind::Secret) if !value.is_empty() => "****".into(),
+            _ => mask_secrets(value),
+        }
     }
 
     /// Every error, not just the first (for `config validate`).
@@ -351,9 +382,42 @@ impl RawConfig {
             Value::Path(p) => Ok(p),
             _ => unreachable!("{k} is a path key"),
         };
-        let ollama_url = match self.check("OLLAMA_IP")? {
+        let secret = |k| Ok::<_, ConfigError>(Some(text(k)?).filter(|t| !t.is_empty()).map(Secret::new));
+        let mut ollama_url = match self.check("OLLAMA_IP")? {
             Value::Url(Some(u)) => u,
             _ => unreachable!("OLLAMA_IP always parses to a URL"),
+        };
+        let ollama_access = Access {
+            url_key: "OLLAMA_IP",
+            ca_cert: path("OLLAMA_CA_CERT")?,
+            ca_key: "OLLAMA_CA_CERT",
+            auth: take_credentials(&mut ollama_url).or(secret("OLLAMA_API_KEY")?.map(Auth::Bearer)),
+            auth_keys: "OLLAMA_API_KEY",
+        };
+        let mut redis_url = url("REDIS_URL")?;
+        let redis_access = Access {
+            url_key: "REDIS_URL",
+            ca_cert: path("REDIS_CA_CERT")?,
+            ca_key: "REDIS_CA_CERT",
+            auth: redis_url
+                .as_mut()
+                .and_then(take_credentials)
+                .or(secret("REDIS_PASSWORD")?.map(|password| Auth::Password { username: String::new(), password })),
+            auth_keys: "REDIS_PASSWORD (or the password in REDIS_URL)",
+        };
+        let mut elasticsearch_url = url("ELASTICSEARCH_URL")?;
+        let in_url = elasticsearch_url.as_mut().and_then(take_credentials);
+        let es_user = text("ELASTICSEARCH_USERNAME")?;
+        let elasticsearch_access = Access {
+            url_key: "ELASTICSEARCH_URL",
+            ca_cert: path("ELASTICSEARCH_CA_CERT")?,
+            ca_key: "ELASTICSEARCH_CA_CERT",
+            auth: match (secret("ELASTICSEARCH_API_KEY")?, secret("ELASTICSEARCH_PASSWORD")?) {
+                (Some(key), _) => Some(Auth::ApiKey(key)),
+                (None, Some(password)) if !es_user.is_empty() => Some(Auth::Password { username: es_user, password }),
+                _ => in_url,
+            },
+            auth_keys: "ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD",
         };
         let data_dir = match path("VUHITRA_HOME")? {
             Some(p) => p,
@@ -367,6 +431,9 @@ impl RawConfig {
         };
         Ok(Config {
             ollama_url,
+            ollama_access,
+            redis_access,
+            elasticsearch_access,
             model: text("MODEL")?,
             ollama_connect_timeout_secs: int("OLLAMA_CONNECT_TIMEOUT")?,
             ollama_timeout_secs: int("OLLAMA_TIMEOUT")?,
@@ -395,8 +462,8 @@ impl RawConfig {
             route_latency_budget_secs: int("ROUTE_LATENCY_BUDGET")?,
             elasticsearch_index_prefix: text("ELASTICSEARCH_INDEX_PREFIX")?,
             elasticsearch_timeout_secs: int("ELASTICSEARCH_TIMEOUT")?,
-            redis_url: url("REDIS_URL")?,
-            elasticsearch_url: url("ELASTICSEARCH_URL")?,
+            redis_url,
+            elasticsearch_url,
             spark_master: url("SPARK_MASTER")?,
             sandbox_container: Some(text("SANDBOX_CONTAINER")?).filter(|s| !s.is_empty()),
             frame_cache_ttl_secs: int("FRAME_CACHE_TTL")?,
@@ -462,7 +529,7 @@ fn model_list(v: &str) -> Vec<String> {
 fn parse_value(kind: Kind, v: &str) -> Option<Value> {
     match kind {
         Kind::OllamaAddress => parse_ollama_address(v).map(|u| Value::Url(Some(u))),
-        Kind::Text => Some(Value::Text(v.to_string())),
+        Kind::Text | Kind::Secret => Some(Value::Text(v.to_string())),
         Kind::ModelList => {
             let names = model_list(v);
             let each_named = v.trim().is_empty() || names.len() == v.split(',').count();
@@ -533,7 +600,7 @@ pub fn parse_ollama_address(v: &str) -> Option<Url> {
     }
     let with_scheme = if v.contains("://") { v.to_string() } else { format!("http://{v}") };
     let mut url = Url::parse(&with_scheme).ok()?;
-    if url.scheme() != "http" || url.host_str().is_none_or(str::is_empty) {
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return None;
     }
     if !v.contains("://") && url.port().is_none() {
@@ -615,7 +682,12 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 /// The checked configuration every command runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Service URLs carry no credentials: those are moved to the matching
+    /// `*_access`, so a URL can be printed as it is.
     pub ollama_url: Url,
+    pub ollama_access: Access,
+    pub redis_access: Access,
+    pub elasticsearch_access: Access,
     pub model: String,
     pub ollama_connect_timeout_secs: u64,
     pub ollama_timeout_secs: u64,
@@ -692,15 +764,31 @@ impl Config {
     }
 }
 
-/// Hides passwords in URLs (`redis://:secret@host` → `redis://:****@host`).
+/// Hides passwords in URLs (`redis://:secret@host` → `redis://:****@host`),
+/// also in text that does not parse as a URL (an invalid value is printed
+/// in its error).
 pub fn mask_secrets(value: &str) -> String {
-    match Url::parse(value) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("****"));
-            url.to_string()
-        }
-        _ => value.to_string(),
+    let Some(start) = value.find("://").map(|i| i + 3) else { return value.to_string() };
+    let authority_end = value[start..].find(['/', '?', '#']).map_or(value.len(), |i| start + i);
+    let Some(at) = value[start..authority_end].rfind('@').map(|i| start + i) else { return value.to_string() };
+    match value[start..at].find(':') {
+        Some(colon) => format!("{}****{}", &value[..start + colon + 1], &value[at..]),
+        None => value.to_string(),
     }
+}
+
+/// Moves the user and password out of a URL into credentials (a URL is
+/// printed in messages; credentials never are).
+fn take_credentials(url: &mut Url) -> Option<Auth> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let username = decode(url.username());
+    let password = url.password().map(decode);
+    if username.is_empty() && password.is_none() {
+        return None;
+    }
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Some(Auth::Password { username, password: Secret::new(password.unwrap_or_default()) })
 }
 
 #[cfg(test)]
@@ -825,7 +913,7 @@ mod tests {
     fn ollama_address_accepts_bare_hosts() {
         assert_eq!(parse_ollama_address("10.0.0.5").unwrap().as_str(), "http://10.0.0.5:11434/");
         assert_eq!(parse_ollama_address("gpu:8080").unwrap().as_str(), "http://gpu:8080/");
-        assert!(parse_ollama_address("https://o.example").is_none(), "no TLS in this build");
+        assert_eq!(parse_ollama_address("https://o.example").unwrap().as_str(), "https://o.example/");
         assert!(parse_ollama_address("ftp://x").is_none());
         assert!(parse_ollama_address("").is_none());
         assert!(parse_ollama_address("http://").is_none());
@@ -849,6 +937,8 @@ mod tests {
         assert!(parse_value(spec("REDIS_URL").unwrap().kind, "localhost:6379").is_none());
         assert!(parse_value(spec("SPARK_MASTER").unwrap().kind, "spark://spark:7077").is_some());
         assert!(parse_value(spec("ELASTICSEARCH_URL").unwrap().kind, "elasticsearch:9200").is_none());
+        assert!(parse_value(spec("ELASTICSEARCH_URL").unwrap().kind, "https://es:9200").is_some());
+        assert!(parse_value(spec("REDIS_URL").unwrap().kind, "rediss://r:6380").is_some());
     }
 
     #[test]
@@ -856,6 +946,64 @@ mod tests {
         assert_eq!(mask_secrets("redis://:hunter2@redis:6379"), "redis://:****@redis:6379");
         assert_eq!(mask_secrets("http://u:pw@es:9200/"), "http://u:****@es:9200/");
         assert_eq!(mask_secrets("llama3:8b"), "llama3:8b");
+        // Also in a value too broken to parse (it is printed in its error).
+        assert_eq!(mask_secrets("rediss://:p@ss:w0rd@host:port-x/0"), "rediss://:****@host:port-x/0");
+        assert_eq!(mask_secrets("http://user@es:9200/a@b"), "http://user@es:9200/a@b");
+    }
+
+    fn load_env(vars: &[(&str, &str)]) -> Config {
+        let mut env: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.insert("VUHITRA_HOME".into(), "/tmp/vh".into());
+        Config::load(&Sources { env, ..Default::default() }).unwrap()
+    }
+
+    #[test]
+    fn credentials_move_out_of_urls_and_the_keys_fill_in() {
+        let c = load_env(&[
+            ("REDIS_URL", "rediss://:s%40cret@r.example:6380/2"),
+            ("REDIS_PASSWORD", "ignored-when-the-url-has-one"),
+            ("ELASTICSEARCH_URL", "https://ana:pw@es.example:9200"),
+            ("OLLAMA_IP", "https://o.example"),
+            ("OLLAMA_API_KEY", "tok"),
+            ("OLLAMA_CA_CERT", "/etc/ca.pem"),
+        ]);
+        assert_eq!(c.redis_url.as_ref().unwrap().as_str(), "rediss://r.example:6380/2");
+        assert_eq!(
+            c.redis_access.auth,
+            Some(Auth::Password { username: String::new(), password: Secret::new("s@cret") }),
+            "percent-decoded"
+        );
+        assert_eq!(c.elasticsearch_url.as_ref().unwrap().as_str(), "https://es.example:9200/");
+        assert_eq!(
+            c.elasticsearch_access.auth,
+            Some(Auth::Password { username: "ana".into(), password: Secret::new("pw") })
+        );
+        assert_eq!(c.ollama_access.auth, Some(Auth::Bearer(Secret::new("tok"))));
+        assert_eq!(c.ollama_access.ca_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
+
+        let c = load_env(&[
+            ("REDIS_URL", "redis://r.example"),
+            ("REDIS_PASSWORD", "pw"),
+            ("ELASTICSEARCH_URL", "https://u:p@es.example"),
+            ("ELASTICSEARCH_API_KEY", "a2V5"),
+        ]);
+        assert_eq!(c.redis_access.auth, Some(Auth::Password { username: String::new(), password: Secret::new("pw") }));
+        assert_eq!(c.elasticsearch_access.auth, Some(Auth::ApiKey(Secret::new("a2V5"))), "an API key wins");
+        assert_eq!(load_env(&[]).elasticsearch_access.auth, None);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = load_env(&[
+            ("ELASTICSEARCH_PASSWORD", "hunter2"),
+            ("ELASTICSEARCH_USERNAME", "u"),
+            ("REDIS_URL", "redis://:pw9@r"),
+        ]);
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2") && !debug.contains("pw9"), "{debug}");
+        assert_eq!(c.raw.shown("ELASTICSEARCH_PASSWORD"), "****");
+        assert_eq!(c.raw.shown("ELASTICSEARCH_API_KEY"), "", "an unset secret shows as unset");
+        assert_eq!(c.raw.shown("REDIS_URL"), "redis://:****@r");
     }
 
     #[test]

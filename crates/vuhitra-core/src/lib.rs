@@ -5,5 +5,6 @@ pub mod config;
 pub mod context_files;
 pub mod http;
 pub mod keywords;
+pub mod remote;
 
 pub use config::{Config, ConfigError, Sources};

@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use url::Url;
+use vuhitra_core::remote::{is_tls_failure, Access};
 
 pub use context::{estimate_tokens, plan_num_ctx, DEFAULT_ANSWER_RESERVE};
 pub use types::*;
@@ -34,6 +35,12 @@ pub enum OllamaError {
     Protocol(String),
     #[error("the connection to Ollama broke: {0}")]
     Transport(String),
+    #[error("Ollama refused the request ({status}): {message}")]
+    Login { status: u16, message: String, hint: String },
+    #[error("TLS with Ollama at {url} failed: {reason}")]
+    Tls { url: String, reason: String },
+    #[error("cannot set up the connection to Ollama: {0}")]
+    Setup(String),
 }
 
 impl OllamaError {
@@ -49,6 +56,7 @@ impl OllamaError {
                 "attach less context (fewer or smaller files), /clear the conversation, or use a model with a longer context".into()
             }
             OllamaError::Timeout { .. } => "raise OLLAMA_TIMEOUT, or try a smaller model".into(),
+            OllamaError::Login { hint, .. } => hint.clone(),
             _ => return None,
         })
     }
@@ -62,18 +70,23 @@ pub struct ClientSettings {
     pub timeout: Duration,
     /// Retries, with backoff, when the connection fails before any answer.
     pub retries: u32,
+    /// The CA to trust and the credentials to send.
+    pub access: Access,
 }
 
 pub struct OllamaClient {
     settings: ClientSettings,
-    http: reqwest::Client,
+    /// A bad CA file is reported by the first request, so building a
+    /// client never fails.
+    http: Result<reqwest::Client, String>,
     /// Context lengths from `/api/show`, so a REPL asks once per model.
     context_lengths: Mutex<HashMap<String, Option<u32>>>,
 }
 
 impl OllamaClient {
     pub fn new(settings: ClientSettings) -> Self {
-        let http = vuhitra_core::http::client(settings.connect_timeout);
+        let http =
+            vuhitra_core::http::client_for(settings.connect_timeout, &settings.access).map_err(|e| e.to_string());
         OllamaClient { settings, http, context_lengths: Mutex::new(HashMap::new()) }
     }
 
@@ -95,15 +108,18 @@ impl OllamaClient {
         model: Option<&str>,
     ) -> Result<reqwest::Response, OllamaError> {
         let url = self.url(path);
+        let http = self.http.as_ref().map_err(|e| OllamaError::Setup(e.clone()))?;
         let mut attempt = 0;
         let resp = loop {
-            let mut req = self.http.request(method.clone(), url.clone()).timeout(self.settings.timeout);
+            let mut req = http.request(method.clone(), url.clone()).timeout(self.settings.timeout);
             if let Some(b) = body {
                 req = req.json(b);
             }
             match req.send().await {
                 Ok(r) => break r,
-                Err(e) if attempt < self.settings.retries && (e.is_connect() || is_reset(&e)) => {
+                Err(e)
+                    if attempt < self.settings.retries && (e.is_connect() || is_reset(&e)) && !is_tls_failure(&e) =>
+                {
                     attempt += 1;
                     let backoff = Duration::from_millis(200 * 2u64.pow(attempt - 1));
                     tracing::debug!(%url, attempt, ?backoff, "retrying after connection failure: {e}");
@@ -117,8 +133,15 @@ impl OllamaClient {
             return Ok(resp);
         }
         let text = resp.text().await.unwrap_or_default();
+        if vuhitra_core::http::is_plain_http_to_tls_port(status.as_u16(), &text) {
+            let reason = "the server expects TLS and answered plain HTTP with 400: use https:// in OLLAMA_IP".into();
+            return Err(OllamaError::Tls { url: self.settings.base_url.to_string(), reason });
+        }
         let message = serde_json::from_str::<ErrorBody>(&text).map(|b| b.error).unwrap_or(text);
         Err(match (status, model) {
+            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => {
+                OllamaError::Login { status: status.as_u16(), message, hint: self.settings.access.login_hint() }
+            }
             (StatusCode::NOT_FOUND, Some(m)) => OllamaError::ModelNotFound { model: m.to_string() },
             _ => OllamaError::Server { status: status.as_u16(), message },
         })
@@ -126,12 +149,14 @@ impl OllamaClient {
 
     fn transport_error(&self, e: reqwest::Error) -> OllamaError {
         let url = self.settings.base_url.to_string();
-        if e.is_timeout() {
+        if is_tls_failure(&e) {
+            OllamaError::Tls { url, reason: self.settings.access.explain(&self.settings.base_url, &e) }
+        } else if e.is_timeout() {
             OllamaError::Timeout { url, secs: self.settings.timeout.as_secs() }
         } else if e.is_connect() {
-            OllamaError::Unreachable { url, reason: vuhitra_core::http::root_cause(&e) }
+            OllamaError::Unreachable { url, reason: self.settings.access.explain(&self.settings.base_url, &e) }
         } else {
-            OllamaError::Transport(vuhitra_core::http::root_cause(&e))
+            OllamaError::Transport(self.settings.access.explain(&self.settings.base_url, &e))
         }
     }
 

@@ -14,6 +14,7 @@ fn client() -> Option<(OllamaClient, String)> {
         connect_timeout: Duration::from_secs(5),
         timeout: Duration::from_secs(120),
         retries: 1,
+        access: Default::default(),
     };
     Some((OllamaClient::new(settings), model))
 }
@@ -79,6 +80,7 @@ async fn overall_timeout_is_a_typed_error() {
         connect_timeout: Duration::from_secs(5),
         timeout: Duration::from_millis(300),
         retries: 0,
+        access: Default::default(),
     });
     // Long enough that prompt evaluation alone outlasts the limit.
     let prompt = "history ".repeat(3000);
@@ -118,6 +120,7 @@ async fn refused_connections_are_retried_with_backoff() {
         connect_timeout: Duration::from_secs(5),
         timeout: Duration::from_secs(60),
         retries,
+        access: Default::default(),
     };
     // Backoff 200 + 400 + 800 ms outlasts a 500 ms start-up.
     let c = OllamaClient::new(settings(&late_relay(&upstream, Duration::from_millis(500)), 3));
@@ -185,7 +188,7 @@ async fn a_real_model_calls_a_tool_and_gets_the_result_back() {
     let base = vuhitra_testkit::need!(vuhitra_testkit::service("VUHITRA_TEST_TOOLS_MODEL", "a model for tool calls"));
     let url = std::env::var("VUHITRA_TEST_OLLAMA").unwrap();
     let model = format!("vuhitra-tools-{}", std::process::id());
-    let created = reqwest::Client::new()
+    let created = vuhitra_core::http::client(std::time::Duration::from_secs(5))
         .post(format!("{url}/api/create"))
         .json(&serde_json::json!({
             "model": model, "from": base, "template": TOOLS_TEMPLATE, "stream": false,
@@ -219,7 +222,7 @@ async fn a_real_model_calls_a_tool_and_gets_the_result_back() {
     let after = c.chat(req, |_| {}).await.expect("the server takes the tool result");
     assert!(after.done_reason.is_some() && after.metrics.eval_count > 0, "a second, complete answer: {after:?}");
 
-    let _ = reqwest::Client::new()
+    let _ = vuhitra_core::http::client(std::time::Duration::from_secs(5))
         .delete(format!("{url}/api/delete"))
         .json(&serde_json::json!({"model": model}))
         .send()

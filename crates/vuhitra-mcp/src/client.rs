@@ -176,6 +176,7 @@ impl Connection {
                 Box::pin(info.serve((spawned.stdout, spawned.stdin)))
             }
             Transport::Http { url } => {
+                vuhitra_core::remote::install_tls_provider();
                 let transport = StreamableHttpClientTransport::from_config(http_config(name, url, entry)?);
                 Box::pin(info.serve(transport))
             }

@@ -66,9 +66,13 @@ mod tests {
         .map(String::from)
         .to_vec();
         texts.push("word ".repeat(2000));
-        let bench = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench");
+        // Read at run time: a test binary reused from a build in another
+        // checkout (a shared target dir) carries that checkout's path.
+        let crate_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+        let bench = format!("{crate_dir}/../../bench");
         for file in ["cache-pairs.jsonl", "cache-pairs-holdout.jsonl", "cache-pairs-blind.jsonl"] {
-            let Ok(text) = std::fs::read_to_string(format!("{bench}/{file}")) else { continue };
+            let path = format!("{bench}/{file}");
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 let pair: serde_json::Value = serde_json::from_str(line).unwrap();
                 texts.extend(["a", "b"].map(|k| pair[k].as_str().unwrap().to_string()));

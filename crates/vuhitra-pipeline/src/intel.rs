@@ -19,6 +19,7 @@ pub type Warn = fn(&str);
 #[derive(Debug, Clone)]
 pub struct IntelSettings {
     pub elasticsearch_url: Option<Url>,
+    pub elasticsearch_access: vuhitra_core::remote::Access,
     pub index_prefix: String,
     pub elasticsearch_timeout: Duration,
     /// The embedded store (backend, or queue beside Elasticsearch).
@@ -35,6 +36,7 @@ impl IntelSettings {
     pub fn from_config(c: &vuhitra_core::Config) -> Self {
         IntelSettings {
             elasticsearch_url: c.elasticsearch_url.clone(),
+            elasticsearch_access: c.elasticsearch_access.clone(),
             index_prefix: c.elasticsearch_index_prefix.clone(),
             elasticsearch_timeout: Duration::from_secs(c.elasticsearch_timeout_secs),
             store_path: c.store_path(),
@@ -68,7 +70,13 @@ impl Intel {
     pub async fn open(settings: &IntelSettings, warn: Warn) -> Result<Intel, StoreError> {
         let backend = match &settings.elasticsearch_url {
             Some(url) => {
-                let es = ElasticStore::connect(url, &settings.index_prefix, settings.elasticsearch_timeout).await?;
+                let es = ElasticStore::connect(
+                    url,
+                    &settings.elasticsearch_access,
+                    &settings.index_prefix,
+                    settings.elasticsearch_timeout,
+                )
+                .await?;
                 let pending = settings.embedded()?;
                 match es.flush_pending(&pending).await {
                     Ok(0) => {}

@@ -466,6 +466,7 @@ mod tests {
             connect_timeout: std::time::Duration::from_secs(1),
             timeout: std::time::Duration::from_secs(1),
             retries: 0,
+            access: Default::default(),
         });
         let choice = c.choose_model(&client, &pipeline, &p).await;
         assert_eq!((choice.model.as_str(), choice.routed), ("base", None));

@@ -24,7 +24,7 @@ use url::Url;
 
 use crate::records::*;
 use crate::StoreError;
-use vuhitra_core::http::root_cause;
+use vuhitra_core::remote::{is_tls_failure, Access};
 
 /// Bump when a mapping changes; `ensure_index` migrates older versions.
 pub const HEURISTICS_VERSION: u32 = 1;
@@ -33,6 +33,7 @@ pub const CACHE_VERSION: u32 = 1;
 pub struct ElasticStore {
     http: reqwest::Client,
     base: Url,
+    access: Access,
     prefix: String,
 }
 
@@ -137,12 +138,10 @@ fn index_version(alias: &str, index: &str) -> Option<u32> {
 impl ElasticStore {
     /// Connects, checks the cluster answers, and makes sure both indices
     /// exist at the current mapping version (migrating older ones).
-    pub async fn connect(base: &Url, prefix: &str, connect_timeout: Duration) -> Result<ElasticStore> {
-        let store = ElasticStore {
-            http: vuhitra_core::http::client(connect_timeout),
-            base: base.clone(),
-            prefix: prefix.to_string(),
-        };
+    pub async fn connect(base: &Url, access: &Access, prefix: &str, connect_timeout: Duration) -> Result<ElasticStore> {
+        let http = vuhitra_core::http::client_for(connect_timeout, access)
+            .map_err(|e| StoreError::Setup { service: "Elasticsearch", reason: e.to_string() })?;
+        let store = ElasticStore { http, base: base.clone(), access: access.clone(), prefix: prefix.to_string() };
         store.call(Method::GET, "_cluster/health", None).await?;
         for kind in [Kind::Heuristics, Kind::Cache] {
             store.ensure_index(kind).await?;
@@ -176,15 +175,9 @@ impl ElasticStore {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| StoreError::ElasticUnreachable { url: self.base.to_string(), reason: root_cause(&e) })?;
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| StoreError::ElasticUnreachable { url: self.base.to_string(), reason: root_cause(&e) })?;
+        let text = resp.text().await.map_err(|e| self.unreachable(e))?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status.is_client_error() || status.is_server_error() {
             if ok.contains(&status) {
@@ -205,7 +198,27 @@ impl ElasticStore {
         Ok(self.call_accepting(method, path, body, &[]).await?.1)
     }
 
+    /// A request that got no answer: TLS trouble, or nothing listening.
+    fn unreachable(&self, e: reqwest::Error) -> StoreError {
+        let url = self.base.to_string();
+        let reason = self.access.explain(&self.base, &e);
+        if is_tls_failure(&e) {
+            StoreError::Tls { service: "Elasticsearch", url, reason }
+        } else {
+            StoreError::ElasticUnreachable { url, reason }
+        }
+    }
+
     fn error(&self, request: &str, status: u16, reason: String) -> StoreError {
+        if matches!(status, 401 | 403) {
+            let message = format!("{status} to {request}: {reason}");
+            return StoreError::Login {
+                service: "Elasticsearch",
+                url: self.base.to_string(),
+                message,
+                hint: self.access.login_hint(),
+            };
+        }
         StoreError::Elastic { url: self.base.to_string(), request: request.to_string(), status, reason }
     }
 
@@ -294,7 +307,7 @@ impl ElasticStore {
             .body(body)
             .send()
             .await
-            .map_err(|e| StoreError::ElasticUnreachable { url: self.base.to_string(), reason: root_cause(&e) })?;
+            .map_err(|e| self.unreachable(e))?;
         let status = resp.status();
         let value: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() || value["errors"].as_bool() == Some(true) {

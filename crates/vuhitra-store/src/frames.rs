@@ -7,6 +7,9 @@
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use url::Url;
+use vuhitra_core::remote::Access;
+
 use crate::records::{now_ms, Result};
 use crate::{Store, StoreError};
 
@@ -49,11 +52,14 @@ pub enum FrameBackend {
 }
 
 impl FrameBackend {
-    /// Connects to Redis at `redis_url` (an error naming REDIS_URL when it
+    /// Connects to Redis at `redis` (an error naming REDIS_URL when it
     /// does not answer), or uses `store`.
-    pub async fn open(redis_url: Option<&str>, store: impl FnOnce() -> Result<crate::Store>) -> Result<FrameBackend> {
-        Ok(match redis_url {
-            Some(url) => FrameBackend::Redis(RedisFrames::connect(url, "vuhitra").await?),
+    pub async fn open(
+        redis: Option<(&Url, &Access)>,
+        store: impl FnOnce() -> Result<crate::Store>,
+    ) -> Result<FrameBackend> {
+        Ok(match redis {
+            Some((url, access)) => FrameBackend::Redis(RedisFrames::connect(url, access, "vuhitra").await?),
             None => FrameBackend::Embedded(SqliteFrames { store: store()?, chunk: DEFAULT_CHUNK }),
         })
     }
@@ -169,14 +175,8 @@ pub struct RedisFrames {
 }
 
 impl RedisFrames {
-    pub async fn connect(url: &str, prefix: &str) -> Result<RedisFrames> {
-        let unreachable =
-            |e: redis::RedisError| StoreError::RedisUnreachable { url: url.to_string(), reason: e.to_string() };
-        let client = redis::Client::open(url).map_err(unreachable)?;
-        let conn = tokio::time::timeout(std::time::Duration::from_secs(5), client.get_multiplexed_async_connection())
-            .await
-            .map_err(|_| StoreError::RedisUnreachable { url: url.to_string(), reason: "no answer within 5 s".into() })?
-            .map_err(unreachable)?;
+    pub async fn connect(url: &Url, access: &Access, prefix: &str) -> Result<RedisFrames> {
+        let conn = crate::redis_client::connect(url, access, std::time::Duration::from_secs(5)).await?;
         Ok(RedisFrames { conn, url: url.to_string(), prefix: prefix.to_string(), chunk: DEFAULT_CHUNK })
     }
 

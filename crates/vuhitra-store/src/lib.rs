@@ -16,6 +16,7 @@ mod embedded;
 mod files;
 pub mod frames;
 mod records;
+pub mod redis_client;
 
 pub use backend::IntelBackend;
 pub use dev::{DevFile, DevIteration, DevTask};
@@ -44,6 +45,12 @@ pub enum StoreError {
     ElasticUnreachable { url: String, reason: String },
     #[error("Elasticsearch at {url} answered {status} to {request}: {reason}")]
     Elastic { url: String, request: String, status: u16, reason: String },
+    #[error("{service} at {url} refused the login: {message}")]
+    Login { service: &'static str, url: String, message: String, hint: String },
+    #[error("TLS with {service} at {url} failed: {reason}")]
+    Tls { service: &'static str, url: String, reason: String },
+    #[error("cannot set up the connection to {service}: {reason}")]
+    Setup { service: &'static str, reason: String },
 }
 
 impl StoreError {
@@ -58,7 +65,11 @@ impl StoreError {
                  heuristics and the prompt cache in the embedded store"
                     .into(),
             ),
-            StoreError::Elastic { .. } | StoreError::Redis { .. } => None,
+            StoreError::Login { hint, .. } => Some(hint.clone()),
+            StoreError::Elastic { .. }
+            | StoreError::Redis { .. }
+            | StoreError::Tls { .. }
+            | StoreError::Setup { .. } => None,
             StoreError::RedisUnreachable { .. } => Some(
                 "start Redis (`docker compose up -d redis`), or unset REDIS_URL to cache frames in the embedded store"
                     .into(),

@@ -253,7 +253,7 @@ fn elastic_url() -> Option<url::Url> {
 async fn elastic(tag: &str) -> Option<ElasticStore> {
     let url = elastic_url()?;
     let prefix = format!("vuhitra-test-{tag}-{}", std::process::id());
-    let store = ElasticStore::connect(&url, &prefix, Duration::from_secs(5)).await.unwrap();
+    let store = ElasticStore::connect(&url, &Default::default(), &prefix, Duration::from_secs(5)).await.unwrap();
     Some(store)
 }
 
@@ -287,7 +287,7 @@ async fn elasticsearch_cache_conforms() {
 async fn elasticsearch_migrates_older_indices_behind_the_alias() {
     let Some(url) = elastic_url() else { return };
     let prefix = format!("vuhitra-test-migrate-{}", std::process::id());
-    let http = reqwest::Client::new();
+    let http = vuhitra_core::http::client(std::time::Duration::from_secs(5));
     let put = |path: String, body: serde_json::Value| {
         let req = http.put(url.join(&path).unwrap()).json(&body);
         async move {
@@ -320,7 +320,7 @@ async fn elasticsearch_migrates_older_indices_behind_the_alias() {
     )
     .await;
 
-    let es = ElasticStore::connect(&url, &prefix, Duration::from_secs(5)).await.unwrap();
+    let es = ElasticStore::connect(&url, &Default::default(), &prefix, Duration::from_secs(5)).await.unwrap();
     let aliases: serde_json::Value =
         http.get(url.join(&format!("_alias/{prefix}-*")).unwrap()).send().await.unwrap().json().await.unwrap();
     let mut indices: Vec<&String> = aliases.as_object().unwrap().keys().collect();
@@ -342,8 +342,10 @@ async fn elasticsearch_migrates_older_indices_behind_the_alias() {
 #[tokio::test]
 async fn unreachable_elasticsearch_is_named_in_the_error() {
     let url: url::Url = "http://127.0.0.1:9".parse().unwrap();
-    let err =
-        ElasticStore::connect(&url, "vuhitra", Duration::from_secs(2)).await.err().expect("nothing listens there");
+    let err = ElasticStore::connect(&url, &Default::default(), "vuhitra", Duration::from_secs(2))
+        .await
+        .err()
+        .expect("nothing listens there");
     assert!(matches!(err, StoreError::ElasticUnreachable { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("ELASTICSEARCH_URL=http://127.0.0.1:9/"), "{text}");

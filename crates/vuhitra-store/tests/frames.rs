@@ -62,14 +62,23 @@ async fn embedded_frames_conform() {
 #[tokio::test]
 async fn redis_frames_conform() {
     let url = vuhitra_testkit::need!(vuhitra_testkit::service("VUHITRA_TEST_REDIS", "a Redis >= 7.2 (Valkey)"));
-    let mut r = RedisFrames::connect(&url, &format!("vuhitra-test-{}", std::process::id())).await.unwrap();
+    let mut r = RedisFrames::connect(
+        &url.parse().unwrap(),
+        &Default::default(),
+        &format!("vuhitra-test-{}", std::process::id()),
+    )
+    .await
+    .unwrap();
     r.chunk = 1000;
     suite(&r, 1000).await;
 }
 
 #[tokio::test]
 async fn unreachable_redis_is_named_in_the_error() {
-    let err = RedisFrames::connect("redis://127.0.0.1:9", "vuhitra").await.err().expect("nothing listens there");
+    let err = RedisFrames::connect(&"redis://127.0.0.1:9".parse().unwrap(), &Default::default(), "vuhitra")
+        .await
+        .err()
+        .expect("nothing listens there");
     assert!(matches!(err, StoreError::RedisUnreachable { .. }), "{err:?}");
     assert!(err.to_string().contains("REDIS_URL=redis://127.0.0.1:9"), "{err}");
     assert!(err.hint().unwrap().contains("unset REDIS_URL"));

@@ -61,8 +61,8 @@ impl App {
 
     /// The frame cache (Redis or embedded).
     pub async fn frames(&self) -> anyhow::Result<vuhitra_store::frames::FrameBackend> {
-        let url = self.config.redis_url.as_ref().map(|u| u.as_str());
-        Ok(vuhitra_store::frames::FrameBackend::open(url, || self.open_store()).await?)
+        let redis = self.config.redis_url.as_ref().map(|u| (u, &self.config.redis_access));
+        Ok(vuhitra_store::frames::FrameBackend::open(redis, || self.open_store()).await?)
     }
 
     /// The sandbox executor: the container named by SANDBOX_CONTAINER, or a
@@ -127,6 +127,7 @@ impl App {
             connect_timeout: Duration::from_secs(self.config.ollama_connect_timeout_secs),
             timeout: Duration::from_secs(self.config.ollama_timeout_secs),
             retries,
+            access: self.config.ollama_access.clone(),
         })
     }
 

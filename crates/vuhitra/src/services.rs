@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use url::Url;
 
+use vuhitra_core::remote::Access;
+
 use crate::app::App;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,13 +64,13 @@ pub async fn probe_all(app: &App) -> Vec<Probe> {
         probe_ollama(app),
         async {
             match &c.redis_url {
-                Some(u) => probe_redis(u).await,
+                Some(u) => probe_redis(u, &c.redis_access).await,
                 None => embedded("redis", "REDIS_URL unset"),
             }
         },
         async {
             match &c.elasticsearch_url {
-                Some(u) => probe_elasticsearch(u).await,
+                Some(u) => probe_elasticsearch(u, &c.elasticsearch_access).await,
                 None => embedded("elasticsearch", "ELASTICSEARCH_URL unset"),
             }
         },
@@ -136,19 +138,24 @@ fn probe_store(app: &App) -> Probe {
     }
 }
 
-async fn probe_redis(url: &Url) -> Probe {
-    let p = Probe::new("redis", vuhitra_core::config::mask_secrets(url.as_str()));
+async fn probe_redis(url: &Url, access: &Access) -> Probe {
+    let p = Probe::new("redis", url.as_str());
     let start = Instant::now();
-    let info = async {
-        let client = redis::Client::open(url.as_str())?;
-        let mut conn = client.get_multiplexed_async_connection().await?;
-        redis::cmd("INFO").arg("server").query_async::<String>(&mut conn).await
+    let mut conn = match vuhitra_store::redis_client::connect(url, access, PROBE_TIMEOUT).await {
+        Ok(c) => c,
+        Err(e @ vuhitra_store::StoreError::Login { .. }) => {
+            return p.fail(format!("{e}; {}", e.hint().unwrap_or_default()));
+        }
+        Err(e) => return p.fail(e.to_string()),
     };
-    let info = match tokio::time::timeout(PROBE_TIMEOUT, info).await {
-        Ok(Ok(i)) => i,
-        Ok(Err(e)) => return p.fail(format!("unreachable: {e}")),
-        Err(_) => return p.fail("no answer within 5 s"),
-    };
+    let info =
+        match tokio::time::timeout(PROBE_TIMEOUT, redis::cmd("INFO").arg("server").query_async::<String>(&mut conn))
+            .await
+        {
+            Ok(Ok(i)) => i,
+            Ok(Err(e)) => return p.fail(format!("INFO failed: {e}")),
+            Err(_) => return p.fail("no answer within 5 s"),
+        };
     let mut p = p.timed(start);
     let field = |name: &str| info.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string());
     let version = field("redis_version:").unwrap_or_default();
@@ -168,15 +175,29 @@ fn parse_major_minor(v: &str) -> Option<(u32, u32)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
-async fn probe_elasticsearch(url: &Url) -> Probe {
-    let p = Probe::new("elasticsearch", vuhitra_core::config::mask_secrets(url.as_str()));
-    let http = vuhitra_core::http::client(PROBE_TIMEOUT);
+async fn probe_elasticsearch(url: &Url, access: &Access) -> Probe {
+    let p = Probe::new("elasticsearch", url.as_str());
+    let http = match vuhitra_core::http::client_for(PROBE_TIMEOUT, access) {
+        Ok(h) => h,
+        Err(e) => return p.fail(e.to_string()),
+    };
     let get = |path: &str| {
         let req = http.get(url.join(path).expect("static path joins")).timeout(PROBE_TIMEOUT);
         async move {
-            let resp = req.send().await.map_err(|e| format!("unreachable: {}", vuhitra_core::http::root_cause(&e)))?;
-            let resp = resp.error_for_status().map_err(|e| e.to_string())?;
-            resp.json::<serde_json::Value>().await.map_err(|e| e.to_string())
+            let resp = req.send().await.map_err(|e| format!("unreachable: {}", access.explain(url, &e)))?;
+            let status = resp.status();
+            let text = resp.text().await.map_err(|e| access.explain(url, &e))?;
+            let body: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+            if !status.is_success() {
+                let reason = body.pointer("/error/reason").and_then(|r| r.as_str()).unwrap_or(text.trim());
+                let hint = if matches!(status.as_u16(), 401 | 403) {
+                    format!("; {}", access.login_hint())
+                } else {
+                    String::new()
+                };
+                return Err(format!("HTTP {status}: {reason}{hint}"));
+            }
+            Ok(body)
         }
     };
     let start = Instant::now();

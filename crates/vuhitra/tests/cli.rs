@@ -346,11 +346,22 @@ fn nlp_reads_stdin_and_refuses_empty_input() {
 }
 
 #[test]
-fn tls_urls_are_refused_with_a_reason() {
+fn tls_urls_are_accepted_and_a_wrong_scheme_is_refused_with_a_reason() {
     let mut env = TestEnv::new();
-    env.set("OLLAMA_IP", "https://gpu-box:11434");
-    let r = env.run(&["info"]).fails_with(2);
-    assert!(r.stderr.contains("OLLAMA_IP") && r.stderr.contains("https is not supported yet"), "{}", r.stderr);
+    env.set("OLLAMA_IP", "https://gpu-box:11434")
+        .set("REDIS_URL", "rediss://:s3cr3t@cache:6380")
+        .set("ELASTICSEARCH_URL", "https://es:9200");
+    let r = env.run(&["info"]).ok();
+    assert!(r.stdout.contains("https://gpu-box:11434"), "{}", r.stdout);
+    assert!(!r.stdout.contains("s3cr3t"), "{}", r.stdout);
+    let features = env.run(&["--json", "version"]).ok().json()["features"].to_string();
+    assert!(features.contains("tls (rustls)"), "{features}");
+
+    let mut bad = TestEnv::new();
+    bad.set("REDIS_URL", "https://:s3cr3t@cache:6380");
+    let r = bad.run(&["info"]).fails_with(2);
+    assert!(r.stderr.contains("REDIS_URL") && r.stderr.contains("redis:// or rediss://"), "{}", r.stderr);
+    assert!(!r.stderr.contains("s3cr3t"), "the invalid value is printed masked: {}", r.stderr);
 }
 
 #[test]

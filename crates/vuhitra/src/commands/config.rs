@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use vuhitra_core::config::{mask_secrets, RawConfig, Scope, ENV_TEMPLATE, KEYS};
+use vuhitra_core::config::{Kind, RawConfig, Scope, ENV_TEMPLATE, KEYS};
 use vuhitra_core::Sources;
 
 use crate::exit::Status;
@@ -16,7 +16,7 @@ pub fn show(sources: &Sources, json: bool) -> anyhow::Result<()> {
         .map(|k| {
             let v = &raw.values[k.name];
             let error = raw.check(k.name).err().map(|e| e.to_string());
-            (k, mask_secrets(&v.value), v.origin.to_string(), error)
+            (k, raw.shown(k.name), v.origin.to_string(), error)
         })
         .collect();
     if json {
@@ -32,7 +32,11 @@ pub fn show(sources: &Sources, json: bool) -> anyhow::Result<()> {
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|(k, value, origin, error)| {
-            let value = if value.is_empty() { "(unset: embedded)".to_string() } else { value.clone() };
+            let value = match (value.is_empty(), k.kind) {
+                (false, _) => value.clone(),
+                (true, Kind::ServiceUrl(_)) => "(unset: embedded)".to_string(),
+                (true, _) => "(unset)".to_string(),
+            };
             let mut source = origin.clone();
             if k.scope == Scope::StackOnly {
                 source.push_str(" [stack only]");

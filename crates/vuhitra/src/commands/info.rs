@@ -110,6 +110,7 @@ const FEATURES: &[(&str, &str)] = &[
     ("tools in chat", "chat"),
     ("mcp server", "mcp"),
     ("version", "version"),
+    ("tls (rustls)", "doctor"),
 ];
 
 fn on_off(b: bool) -> &'static str {

@@ -178,7 +178,7 @@ pub fn repo_root() -> PathBuf {
 pub fn http(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let client = reqwest::Client::new();
+        let client = vuhitra_core::http::client(std::time::Duration::from_secs(5));
         let mut req = client.request(method.parse().unwrap(), url);
         if let Some(b) = body {
             req = req.json(&b);
