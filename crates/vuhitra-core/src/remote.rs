@@ -91,22 +91,23 @@ impl Access {
     /// plain port, or plain text to a TLS port.
     pub fn explain(&self, url: &url::Url, error: &(dyn std::error::Error + 'static)) -> String {
         let target = format!("{}:{}", url.host_str().unwrap_or("?"), url.port_or_known_default().unwrap_or(0));
+        let other = other_scheme(url.scheme());
         if let Some(tls) = find_rustls_error(error) {
-            return self.explain_tls(&target, tls);
+            return self.explain_tls(&target, other, tls);
         }
         let cause = crate::http::root_cause(error);
         let plain = matches!(url.scheme(), "http" | "redis");
         if plain && looks_like_dropped_connection(error) {
-            let secure = if url.scheme() == "http" { "https" } else { "rediss" };
             return format!(
-                "{cause} — the server at {target} closed the connection; if it expects TLS, use {secure}:// in {}",
+                "{cause} — the server at {target} closed the connection; if it expects TLS, use {other}:// in {}",
                 self.url_key
             );
         }
         cause
     }
 
-    fn explain_tls(&self, target: &str, e: &rustls::Error) -> String {
+    /// `other` is the scheme with TLS switched (https ↔ http, rediss ↔ redis).
+    fn explain_tls(&self, target: &str, other: &str, e: &rustls::Error) -> String {
         use rustls::CertificateError as C;
         match e {
             rustls::Error::InvalidCertificate(c) => {
@@ -128,8 +129,7 @@ impl Access {
                 format!("the TLS certificate of {target} {what}: {fix}")
             }
             rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
-                let plain = if self.url_key == "REDIS_URL" { "redis" } else { "http" };
-                format!("{target} does not speak TLS (a plain port?); use {plain}:// in {} ({e})", self.url_key)
+                format!("{target} does not speak TLS (a plain port?); use {other}:// in {} ({e})", self.url_key)
             }
             other => format!("TLS with {target} failed: {other}"),
         }
@@ -141,6 +141,17 @@ impl Access {
             None => format!("the server wants credentials: set {}", self.auth_keys),
             Some(_) => format!("the server refused the credentials: check {}", self.auth_keys),
         }
+    }
+}
+
+/// The same scheme with TLS switched on or off.
+fn other_scheme(scheme: &str) -> &str {
+    match scheme {
+        "https" => "http",
+        "http" => "https",
+        "rediss" => "redis",
+        "redis" => "rediss",
+        other => other,
     }
 }
 
@@ -202,8 +213,9 @@ fn visit<'a>(error: &'a DynError, f: &mut impl FnMut(&'a DynError) -> bool) -> b
 }
 
 /// Installs the process's TLS provider (ring): reqwest and redis look it up
-/// and panic without one. `main` calls it first; every client setup calls
-/// it too (it does nothing the second time), for libraries and tests.
+/// and panic without one. Every client setup calls it before building a
+/// client (it does nothing the second time), so a process that never opens
+/// a connection never pays for it.
 pub fn install_tls_provider() {
     // Err means one is installed already, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -23,9 +23,6 @@ fn main() -> ExitCode {
         return ExitCode::from(vuhitra_sandbox::confine::helper_main(program, args) as u8);
     }
     let cli = cli::Cli::parse();
-    // Every TLS client of the process (reqwest, redis, MCP over HTTP) uses
-    // the process-wide rustls provider.
-    vuhitra_core::remote::install_tls_provider();
     // Commands that analyse a prompt: its tables build on another thread
     // while configuration loads and the store opens.
     if matches!(cli.command, cli::Command::Chat(_) | cli::Command::Dev(_) | cli::Command::Nlp { .. }) {

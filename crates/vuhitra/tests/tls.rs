@@ -70,6 +70,13 @@ fn with(mut env: TestEnv, vars: &Vars) -> TestEnv {
     env
 }
 
+/// `extra`, plus a service's URL and the CA that signed its certificate.
+fn trusting(url: (&'static str, &str), ca: (&'static str, &str), mut extra: Vars) -> Vars {
+    extra.push((url.0, url.1.to_string()));
+    extra.push((ca.0, ca.1.to_string()));
+    extra
+}
+
 fn output(r: &Run) -> String {
     format!("{}{}", r.stdout, r.stderr)
 }
@@ -181,11 +188,7 @@ fn elasticsearch_security_failures_name_the_problem() {
     let user = |pw: &str| -> Vars {
         vec![("ELASTICSEARCH_USERNAME", "elastic".to_string()), ("ELASTICSEARCH_PASSWORD", pw.into())]
     };
-    let with_ca = |mut extra: Vars| {
-        extra.push(("ELASTICSEARCH_URL", s.es_url.clone()));
-        extra.push(("ELASTICSEARCH_CA_CERT", s.ca.clone()));
-        extra
-    };
+    let with_ca = |extra| trusting(("ELASTICSEARCH_URL", &s.es_url), ("ELASTICSEARCH_CA_CERT", &s.ca), extra);
     let cases: Cases<&str> = vec![
         (vec![("ELASTICSEARCH_URL", s.es_url.clone())], vec!["does not trust", "set ELASTICSEARCH_CA_CERT"]),
         (with_ca(vec![]), vec!["401", "missing authentication credentials", "set ELASTICSEARCH_API_KEY"]),
@@ -223,11 +226,7 @@ fn redis_tls_and_password_failures_name_the_problem() {
     let (o, s) = (need!(ollama()), need!(secure()));
     let tls_port = port(&s.redis_url);
     let plain = need!(common::redis());
-    let with_ca = |mut extra: Vars| {
-        extra.push(("REDIS_URL", s.redis_url.clone()));
-        extra.push(("REDIS_CA_CERT", s.ca.clone()));
-        extra
-    };
+    let with_ca = |extra| trusting(("REDIS_URL", &s.redis_url), ("REDIS_CA_CERT", &s.ca), extra);
     let cases: Cases<&str> = vec![
         (vec![("REDIS_URL", s.redis_url.clone())], vec!["does not trust", "set REDIS_CA_CERT"]),
         (

@@ -3,12 +3,12 @@
 
 use crate::app::App;
 use crate::output::{self, outln, table};
-use vuhitra_core::config::mask_secrets;
 
 pub fn run(app: &App) -> anyhow::Result<()> {
     let c = &app.config;
     let service = |url: &Option<url::Url>, name: &str| match url {
-        Some(u) => format!("{name} at {}", mask_secrets(u.as_str())),
+        // Config's URLs carry no credentials (they are in the `*_access`).
+        Some(u) => format!("{name} at {u}"),
         None => "embedded".to_string(),
     };
     // Which backend each service slot selects with this configuration. The
@@ -20,7 +20,7 @@ pub fn run(app: &App) -> anyhow::Result<()> {
         ("sessions", sqlite.clone()),
         (
             "heuristics and prompt cache",
-            c.elasticsearch_url.as_ref().map_or(sqlite, |u| format!("Elasticsearch at {}", mask_secrets(u.as_str()))),
+            c.elasticsearch_url.as_ref().map_or(sqlite, |u| format!("Elasticsearch at {u}")),
         ),
         ("redis", service(&c.redis_url, "Redis")),
         ("elasticsearch", service(&c.elasticsearch_url, "Elasticsearch")),
