@@ -156,6 +156,10 @@ pub const KEYS: &[KeySpec] = &[
         "512MiB",
         "largest text file read into memory for analyze (larger ones stream)",
     ),
+    key("RAG_COLLECTION", Kind::Text, "default", "RAG collection used when --collection is not given"),
+    key("RAG_CHUNK_TOKENS", Kind::Int { min: 32, max: 8192 }, "256", "largest RAG chunk, in embedding-model tokens"),
+    key("RAG_CHUNK_OVERLAP", Kind::Int { min: 0, max: 1024 }, "32", "tokens shared by consecutive chunks of a section"),
+    key("RAG_TOP_K", Kind::Int { min: 1, max: 100 }, "5", "chunks a RAG search returns and an answer is given"),
     key("SANDBOX_TIMEOUT", Kind::Duration, "60s", "wall-clock limit of one sandboxed command"),
     key("SANDBOX_CPU_TIME", Kind::Duration, "60s", "CPU-time limit of one sandboxed command"),
     key("SANDBOX_MEMORY", Kind::Size, "1GiB", "address-space limit of one sandboxed command"),
@@ -468,6 +472,12 @@ impl RawConfig {
             sandbox_container: Some(text("SANDBOX_CONTAINER")?).filter(|s| !s.is_empty()),
             frame_cache_ttl_secs: int("FRAME_CACHE_TTL")?,
             data_in_memory_max: int("DATA_IN_MEMORY_MAX")?,
+            rag: RagSettings {
+                collection: text("RAG_COLLECTION")?,
+                chunk_tokens: int("RAG_CHUNK_TOKENS")? as usize,
+                chunk_overlap: int("RAG_CHUNK_OVERLAP")? as usize,
+                top_k: int("RAG_TOP_K")? as usize,
+            },
             sandbox: SandboxLimits {
                 timeout_secs: int("SANDBOX_TIMEOUT")?,
                 cpu_secs: int("SANDBOX_CPU_TIME")?,
@@ -726,12 +736,22 @@ pub struct Config {
     pub frame_cache_ttl_secs: u64,
     /// Text files up to this size are parsed once into memory by `analyze`.
     pub data_in_memory_max: u64,
+    pub rag: RagSettings,
     pub mcp: McpSettings,
     pub data_dir: PathBuf,
     pub workspace: PathBuf,
     pub log_level: String,
     /// The raw layer, kept for `config show`.
     pub raw: RawConfig,
+}
+
+/// RAG defaults (RAG_*): flags override each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RagSettings {
+    pub collection: String,
+    pub chunk_tokens: usize,
+    pub chunk_overlap: usize,
+    pub top_k: usize,
 }
 
 /// MCP servers and tool calls.

@@ -17,6 +17,7 @@ mod files;
 pub mod frames;
 mod records;
 pub mod redis_client;
+pub mod vectors;
 
 pub use backend::IntelBackend;
 pub use dev::{DevFile, DevIteration, DevTask};
@@ -51,6 +52,10 @@ pub enum StoreError {
     Tls { service: &'static str, url: String, reason: String },
     #[error("cannot set up the connection to {service}: {reason}")]
     Setup { service: &'static str, reason: String },
+    #[error("no RAG collection named {0:?}")]
+    NoSuchCollection(String),
+    #[error("collection {collection:?} holds vectors of {stored}, not {asked}")]
+    ModelMismatch { collection: String, stored: String, asked: String },
 }
 
 impl StoreError {
@@ -66,6 +71,13 @@ impl StoreError {
                     .into(),
             ),
             StoreError::Login { hint, .. } => Some(hint.clone()),
+            StoreError::NoSuchCollection(_) => {
+                Some("`vuhitra rag list` shows the collections; `vuhitra rag ingest PATH` makes one".into())
+            }
+            StoreError::ModelMismatch { collection, .. } => Some(format!(
+                "vectors of two models never mix: `vuhitra rag reindex {collection}` re-embeds it with EMBED_MODEL, \
+                 or use another --collection"
+            )),
             StoreError::Elastic { .. }
             | StoreError::Redis { .. }
             | StoreError::Tls { .. }
@@ -296,6 +308,47 @@ const MIGRATIONS: &[&str] = &[
     // router's per-intent, per-model outcome counts.
     "ALTER TABLE heuristics ADD COLUMN route TEXT;
      CREATE INDEX heuristics_by_intent ON heuristics(intent, model);",
+    // 9: RAG collections, their files and chunks (text, place, vector),
+    // BM25 over the chunks (FTS5, rowid = chunk id), and the embedding
+    // cache keyed by model and text hash.
+    "CREATE TABLE rag_collections (
+        name TEXT PRIMARY KEY,
+        embed_model TEXT NOT NULL,
+        dims INTEGER NOT NULL,
+        version INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+     );
+     CREATE TABLE rag_files (
+        collection TEXT NOT NULL,
+        path TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        chunks INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        ingested_at INTEGER NOT NULL,
+        PRIMARY KEY (collection, path)
+     );
+     CREATE TABLE rag_chunks (
+        id INTEGER PRIMARY KEY,
+        collection TEXT NOT NULL,
+        path TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        line_start INTEGER NOT NULL,
+        line_end INTEGER NOT NULL,
+        headings TEXT NOT NULL,
+        text TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        UNIQUE (collection, path, seq)
+     );
+     CREATE VIRTUAL TABLE rag_fts USING fts5(body, tokenize = 'porter unicode61 remove_diacritics 2');
+     CREATE TABLE rag_embed_cache (
+        model TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model, hash)
+     );",
 ];
 
 /// The embedded store. Clones share one connection, so a process opens

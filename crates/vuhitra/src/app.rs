@@ -65,6 +65,19 @@ impl App {
         Ok(vuhitra_store::frames::FrameBackend::open(redis, || self.open_store()).await?)
     }
 
+    /// The RAG vector store (Redis or embedded). The Redis backend keeps
+    /// its local mirrors in the data directory.
+    pub async fn vectors(&self) -> anyhow::Result<vuhitra_store::vectors::VectorBackend> {
+        use vuhitra_store::vectors::{RedisVectors, SqliteVectors, VectorBackend};
+        Ok(match &self.config.redis_url {
+            Some(url) => {
+                let mirrors = self.config.data_dir.join("rag-mirror");
+                VectorBackend::Redis(RedisVectors::connect(url, &self.config.redis_access, "vuhitra", mirrors).await?)
+            }
+            None => VectorBackend::Embedded(SqliteVectors::new(self.open_store()?)),
+        })
+    }
+
     /// The sandbox executor: the container named by SANDBOX_CONTAINER, or a
     /// confined local process.
     pub fn executor(&self) -> anyhow::Result<vuhitra_sandbox::AnyExecutor> {
@@ -147,7 +160,7 @@ impl App {
 
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::new(format!(
-        "warn,vuhitra={0},vuhitra_llm={0},vuhitra_core={0},vuhitra_store={0},vuhitra_data={0},vuhitra_mcp={0}",
+        "warn,vuhitra={0},vuhitra_llm={0},vuhitra_core={0},vuhitra_store={0},vuhitra_data={0},vuhitra_mcp={0},vuhitra_rag={0}",
         level.to_ascii_lowercase()
     ));
     let _ = tracing_subscriber::fmt()

@@ -87,6 +87,9 @@ pub enum Command {
     /// Run SQL over data files (DataFusion).
     #[command(after_help = SQL_HELP)]
     Sql(SqlArgs),
+    /// Documents as a knowledge base: ingest them, search them, and get answers that cite them.
+    #[command(subcommand, after_help = RAG_HELP)]
+    Rag(RagCommand),
     /// MCP servers: configure them, list and call their tools, or serve Vuhitra's own data tools.
     #[command(after_help = MCP_HELP)]
     Mcp(McpArgs),
@@ -191,6 +194,10 @@ pub struct ChatArgs {
     /// not rendered; the default when stdout is not a terminal.
     #[arg(long)]
     pub raw: bool,
+    /// Answer from this RAG collection: each prompt gets the chunks that
+    /// match it as numbered sources, and the answer cites them (/rag NAME in the REPL).
+    #[arg(long, value_name = "COLLECTION")]
+    pub rag: Option<String>,
 }
 
 const MCP_HELP: &str = "\
@@ -446,6 +453,116 @@ pub enum DataCommand {
     /// Remove a cached table.
     #[command(alias = "rm")]
     Drop { key: String },
+}
+
+const RAG_HELP: &str = "\
+Files are loaded by type (text, Markdown, source code, HTML, PDF text, CSV
+rows), cut into chunks along their structure (headings, paragraphs, code
+blocks; RAG_CHUNK_TOKENS with RAG_CHUNK_OVERLAP), embedded with EMBED_MODEL
+through Ollama, and kept in Redis when REDIS_URL is set, else in the
+embedded store. A file whose content has not changed is skipped, so running
+ingest again only does the new work, and an interrupted ingest resumes.
+
+Search is hybrid: vector similarity and BM25 keyword ranking, fused by
+reciprocal rank (--mode vector|bm25 to see one alone). Answers get the best
+chunks as numbered sources and cite them as [n]; a citation of a source that
+was never given is flagged, and so is an answer that cites nothing.
+
+Examples:
+  vuhitra rag ingest docs/ --collection handbook --glob '*.md'
+  vuhitra rag search \"how do I rotate the logs\" --collection handbook
+  vuhitra rag query \"how do I rotate the logs?\" --collection handbook
+  vuhitra chat --rag handbook          (REPL; /rag NAME switches, /rag off stops)
+  vuhitra rag stats handbook";
+
+#[derive(Debug, Subcommand)]
+pub enum RagCommand {
+    /// Load, chunk, embed and store files and directories (unchanged files are skipped).
+    Ingest(RagIngestArgs),
+    /// The chunks that best match a query, with scores, file and line range.
+    Search(RagSearchArgs),
+    /// Answer a question from a collection, citing its chunks as [n].
+    Query(RagQueryArgs),
+    /// Collections with their model, files and chunks.
+    #[command(alias = "ls")]
+    List,
+    /// One collection: its model, version, and every file with its chunks.
+    Stats {
+        /// The collection (RAG_COLLECTION when omitted).
+        collection: Option<String>,
+    },
+    /// Delete a collection, or only some of its files with --file.
+    #[command(alias = "rm")]
+    Delete {
+        collection: String,
+        /// Remove only this file (as `rag stats` lists it, or a path to it); repeatable.
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<String>,
+    },
+    /// Re-embed every chunk of a collection with EMBED_MODEL (after changing the model).
+    Reindex {
+        /// The collection (RAG_COLLECTION when omitted).
+        collection: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RagIngestArgs {
+    /// Files and directories (directories are walked; hidden entries are skipped).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The collection to add to (RAG_COLLECTION when omitted; created on first use).
+    #[arg(short, long, value_name = "NAME")]
+    pub collection: Option<String>,
+    /// Only files matching this pattern (e.g. '*.md', 'guide/**/*.html').
+    #[arg(short, long, value_name = "PATTERN")]
+    pub glob: Option<String>,
+    /// Drop stored files under the given paths that no longer exist there.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RagSearchArgs {
+    /// The query (words are joined).
+    #[arg(required = true)]
+    pub query: Vec<String>,
+    #[command(flatten)]
+    pub retrieval: RetrievalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RetrievalArgs {
+    /// The collection (RAG_COLLECTION when omitted).
+    #[arg(short, long, value_name = "NAME")]
+    pub collection: Option<String>,
+    /// How many chunks (RAG_TOP_K when omitted).
+    #[arg(short = 'k', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub top_k: Option<u16>,
+    /// hybrid (vector + BM25, fused), vector or bm25.
+    #[arg(long, default_value = "hybrid", value_parser = ["hybrid", "vector", "bm25"])]
+    pub mode: String,
+    /// Only chunks of files whose path starts with this (absolute, or relative to here).
+    #[arg(long, value_name = "PREFIX")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RagQueryArgs {
+    /// The question (words are joined).
+    #[arg(required = true)]
+    pub question: Vec<String>,
+    #[command(flatten)]
+    pub retrieval: RetrievalArgs,
+    /// Model to answer with (overrides MODEL).
+    #[arg(short, long)]
+    pub model: Option<String>,
+    /// Print the whole answer at once, when it is done.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Print the answer exactly as the model wrote it, not rendered.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Debug, Args)]

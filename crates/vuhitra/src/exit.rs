@@ -106,6 +106,14 @@ fn classify(err: &anyhow::Error) -> Classified {
         if let Some(e) = cause.downcast_ref::<StoreError>() {
             return c(1, e.hint());
         }
+        if let Some(e) = cause.downcast_ref::<vuhitra_rag::RagError>() {
+            let code = match e {
+                vuhitra_rag::RagError::Interrupted => 130,
+                vuhitra_rag::RagError::Path(_) | vuhitra_rag::RagError::NoEmbedModel => 2,
+                _ => 1,
+            };
+            return c(code, e.hint());
+        }
         if let Some(e) = cause.downcast_ref::<UploadError>() {
             return c(if e.is_usage() { 2 } else { 1 }, e.hint());
         }

@@ -74,6 +74,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<exit::Status> {
         Command::Sql(args) => done(rt.block_on(commands::data::sql(&app, args))),
         Command::Mcp(args) => rt.block_on(commands::mcp::run(&app, args, &app.cancel_token(rt.handle()))),
         Command::Data(cmd) => done(rt.block_on(commands::data::frames_command(&app, cmd))),
+        Command::Rag(cmd) => commands::rag::run(&app, &rt, cmd),
         Command::Upload(args) => done(commands::files::upload(&app, args)),
         Command::Files(cmd) => done(commands::files::run(&app, cmd)),
         Command::Run(args) => rt.block_on(commands::run::run(&app, args, &app.cancel_token(rt.handle()))),

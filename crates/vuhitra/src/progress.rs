@@ -40,21 +40,23 @@ impl Progress {
         }
     }
 
-    /// A counting bar keyed by `key` (created on first use).
-    pub fn items(&mut self, key: &str, label: &str, total: u64, done: u64) {
+    /// A counting bar keyed by `key` (created on first use), with a detail
+    /// after the count that may change between calls (a rate, a model name).
+    pub fn items(&mut self, key: &str, label: &str, total: u64, done: u64, detail: &str) {
         let bar = self.bars.entry(key.to_string()).or_insert_with(|| {
             let bar = self.multi.add(ProgressBar::new(total));
             bar.set_style(
-                ProgressStyle::with_template("{msg:24} [{bar:30.cyan/blue}] {pos}/{len} ETA {eta}")
+                ProgressStyle::with_template("{prefix:24} [{bar:30.cyan/blue}] {pos}/{len} {msg} ETA {eta}")
                     .expect("static template")
                     .progress_chars("=> "),
             );
-            bar.set_message(label.to_string());
+            bar.set_prefix(label.to_string());
             bar
         });
         bar.set_length(total);
         bar.set_position(done.min(total));
-        if done >= total && !bar.is_finished() {
+        bar.set_message(detail.to_string());
+        if total > 0 && done >= total && !bar.is_finished() {
             bar.finish();
         }
     }

@@ -189,7 +189,7 @@ async fn eval(app: &App, path: &Path, threshold: f64) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut ok = true;
         for (i, chunk) in texts.chunks(32).enumerate() {
-            progress.items("embed", &format!("embedding with {model}"), texts.len() as u64, (i * 32) as u64);
+            progress.items("embed", &format!("embedding with {model}"), texts.len() as u64, (i * 32) as u64, "");
             match client.embed(model, chunk).await {
                 Ok(r) => {
                     for (j, v) in r.embeddings.into_iter().enumerate() {
@@ -204,7 +204,7 @@ async fn eval(app: &App, path: &Path, threshold: f64) -> anyhow::Result<()> {
                 }
             }
         }
-        progress.items("embed", &format!("embedding with {model}"), texts.len() as u64, texts.len() as u64);
+        progress.items("embed", &format!("embedding with {model}"), texts.len() as u64, texts.len() as u64, "");
         if ok {
             embed_ms = Some(started.elapsed().as_secs_f64() * 1000.0 / texts.len() as f64);
         }
@@ -217,7 +217,7 @@ async fn eval(app: &App, path: &Path, threshold: f64) -> anyhow::Result<()> {
     let now = now_ms();
     let mut results: Vec<Outcome> = Vec::with_capacity(pairs.len());
     for (i, p) in pairs.iter().enumerate() {
-        progress.items("pairs", "looking up pairs", pairs.len() as u64, i as u64);
+        progress.items("pairs", "looking up pairs", pairs.len() as u64, i as u64, "");
         let scope = format!("pair-{i}");
         let (a, b) = (analyzer.analyze(&p.a), analyzer.analyze(&p.b));
         let vector = |k: usize| embed_model.clone().zip(vectors[k].clone());
@@ -254,7 +254,7 @@ async fn eval(app: &App, path: &Path, threshold: f64) -> anyhow::Result<()> {
             .or_else(|| d.closest_below.map(|s| format!("similarity {:.3} below the threshold", s.combined)));
         results.push((p, d.hit, ms, refusal));
     }
-    progress.items("pairs", "looking up pairs", pairs.len() as u64, pairs.len() as u64);
+    progress.items("pairs", "looking up pairs", pairs.len() as u64, pairs.len() as u64, "");
     progress.finish();
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);

@@ -53,6 +53,10 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
     let client = app.ollama();
     let mut tools = super::chat_tools::ChatTools::new(app, args.tools, args.yes, args.mcp_config.as_deref());
     let markdown = output::renders_markdown(app.json, args.raw);
+    let mut rag = super::rag::RagState::new(args.rag.clone());
+    if rag.collection.is_some() {
+        rt.block_on(rag.check(app))?;
+    }
     let mut chat = Chat {
         app,
         client: &client,
@@ -61,6 +65,7 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
         convo: &mut convo,
         tools: &mut tools,
         markdown,
+        rag: &mut rag,
     };
     let cancel = app.cancel_token(rt.handle());
     let stream = !app.json && !args.no_stream;
@@ -70,20 +75,42 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: ChatArgs) -> anyhow::R
         Dispatched::Uploaded => Ok(Status::Success),
         Dispatched::Asked(status) | Dispatched::Developed(status) => Ok(status),
         Dispatched::Answered(outcome) => {
-            if app.json {
-                output::json(&completion_json(&outcome, convo.session.as_ref().map(|(_, n)| n.as_str()), &prepared));
-            } else {
-                if !stream {
-                    output::AnswerPrinter::print(markdown, &outcome.completion.content);
-                }
-                if !outcome.completion.content.ends_with('\n') {
-                    outln("");
-                }
-                report_turn(&outcome, output::stdout_is_tty());
-            }
+            let session = convo.session.as_ref().map(|(_, n)| n.as_str());
+            show_answer(app, &outcome, session, &prepared, &mut rag, stream, markdown);
             Ok(Status::Success)
         }
     }
+}
+
+/// A one-shot answer once its turn is done: under --json one object (with
+/// the RAG sources and citation check when there were sources); otherwise
+/// the answer (unless it was streamed), its sources, then the turn's line.
+pub fn show_answer(
+    app: &App,
+    outcome: &TurnOutcome,
+    session: Option<&str>,
+    prepared: &PreparedPrompt,
+    rag: &mut super::rag::RagState,
+    streamed: bool,
+    markdown: bool,
+) {
+    let content = &outcome.completion.content;
+    if app.json {
+        let mut v = completion_json(outcome, session, prepared);
+        if let Some(sources) = rag.take_sources_json(content) {
+            v["rag"] = sources;
+        }
+        output::json(&v);
+        return;
+    }
+    if !streamed {
+        output::AnswerPrinter::print(markdown, content);
+    }
+    if !content.ends_with('\n') {
+        outln("");
+    }
+    rag.print_sources(content);
+    report_turn(outcome, output::stdout_is_tty());
 }
 
 /// What a chat prompt needs, in one-shot mode and in the REPL alike.
@@ -96,6 +123,8 @@ pub struct Chat<'a> {
     pub tools: &'a mut super::chat_tools::ChatTools,
     /// Answers are rendered as Markdown (see [`output::renders_markdown`]).
     pub markdown: bool,
+    /// `--rag` / `/rag`: the collection chat prompts are answered from.
+    pub rag: &'a mut super::rag::RagState,
 }
 
 /// What [`Chat::dispatch`] did.
@@ -136,48 +165,63 @@ impl Chat<'_> {
                 Ok(Dispatched::Developed(super::dev::from_chat(app, &prompt.question, data_model).await?))
             }
             Action::Answer => {
-                self.pipeline.ensure_intel(prompt).await?;
-                let mut printer = output::AnswerPrinter::new(self.markdown && stream);
-                let on_token = |t: &str| {
-                    if stream {
-                        printer.push(t);
-                        if output::stdout_closed() {
-                            // Nobody reads the answer any more: stop it.
-                            cancel.cancel();
-                        }
-                    }
-                };
-                if self.tools.on || prompt.tools {
-                    let choice = self.convo.choose_model(self.client, self.pipeline, prompt).await;
-                    self.tools.check_model(self.client, &choice.model).await?;
-                    self.convo.tools = self.tools.toolbox(app, cancel).await?.model_tools();
-                    let mut runner = self.tools.runner(app);
-                    let rounds = app.config.mcp.max_tool_rounds;
-                    let (client, store, pipeline) = (self.client, &mut *self.store, &*self.pipeline);
-                    let turn = self.convo.tool_turn(
-                        client,
-                        store,
-                        pipeline,
-                        prompt,
-                        choice,
-                        cancel,
-                        on_token,
-                        &mut runner,
-                        rounds,
-                    );
-                    let outcome = turn.await;
-                    printer.finish();
-                    self.convo.tools.clear();
-                    return Ok(Dispatched::Answered(outcome?));
+                // With a RAG collection the prompt carries its sources, and
+                // the system prompt says how to treat them.
+                let augmented = self.rag.augment(app, self.client, &self.convo.model, prompt).await?;
+                let prompt = augmented.as_ref().unwrap_or(prompt);
+                let saved_system = self.convo.system.clone();
+                if augmented.is_some() {
+                    self.convo.system = Some(super::rag::rag_system(saved_system.as_deref()));
                 }
-                let turn = self.convo.turn(self.client, self.store, self.pipeline, prompt, cancel, on_token);
-                let outcome = turn.await;
-                // Also after an error or a cancel: what was held back is shown
-                // and the terminal's style restored.
-                printer.finish();
-                Ok(Dispatched::Answered(outcome?))
+                let answered = self.answer(prompt, cancel, stream).await;
+                self.convo.system = saved_system;
+                if answered.is_err() {
+                    self.rag.forget();
+                }
+                answered
             }
         }
+    }
+
+    /// A chat turn (with tool rounds when tools are on), streamed when asked.
+    async fn answer(
+        &mut self,
+        prompt: &PreparedPrompt,
+        cancel: &CancellationToken,
+        stream: bool,
+    ) -> anyhow::Result<Dispatched> {
+        let app = self.app;
+        self.pipeline.ensure_intel(prompt).await?;
+        let mut printer = output::AnswerPrinter::new(self.markdown && stream);
+        let on_token = |t: &str| {
+            if stream {
+                printer.push(t);
+                if output::stdout_closed() {
+                    // Nobody reads the answer any more: stop it.
+                    cancel.cancel();
+                }
+            }
+        };
+        if self.tools.on || prompt.tools {
+            let choice = self.convo.choose_model(self.client, self.pipeline, prompt).await;
+            self.tools.check_model(self.client, &choice.model).await?;
+            self.convo.tools = self.tools.toolbox(app, cancel).await?.model_tools();
+            let mut runner = self.tools.runner(app);
+            let rounds = app.config.mcp.max_tool_rounds;
+            let (client, store, pipeline) = (self.client, &mut *self.store, &*self.pipeline);
+            let turn =
+                self.convo.tool_turn(client, store, pipeline, prompt, choice, cancel, on_token, &mut runner, rounds);
+            let outcome = turn.await;
+            printer.finish();
+            self.convo.tools.clear();
+            return Ok(Dispatched::Answered(outcome?));
+        }
+        let turn = self.convo.turn(self.client, self.store, self.pipeline, prompt, cancel, on_token);
+        let outcome = turn.await;
+        // Also after an error or a cancel: what was held back is shown
+        // and the terminal's style restored.
+        printer.finish();
+        Ok(Dispatched::Answered(outcome?))
     }
 }
 

@@ -16,6 +16,7 @@ pub mod mcp;
 pub mod mcp_serve;
 pub mod models;
 pub mod nlp;
+pub mod rag;
 pub mod rate;
 pub mod repl;
 pub mod run;

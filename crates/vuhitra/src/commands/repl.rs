@@ -29,6 +29,7 @@ Commands:
   /sessions        list saved conversations
   /rate N [TEXT]   rate the last answer 0-5, optionally with a correction
   /tools [on|off]  offer the MCP servers' tools to the model (toggles; lists them when on)
+  /rag [NAME|off]  answer from a RAG collection (cited sources), or stop; alone, shows it
   /exit            leave (Ctrl-D works too)
 Keywords in a message: @file:PATH attaches a file, @cache / @nocache use or skip
 the prompt cache, @analyze @file:data.csv QUESTION asks about data with checked SQL,
@@ -56,6 +57,10 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
 
     let mut tools = super::chat_tools::ChatTools::new(app, args.tools, args.yes, args.mcp_config.as_deref());
     let markdown = output::renders_markdown(app.json, args.raw);
+    let mut rag = super::rag::RagState::new(args.rag.clone());
+    if rag.collection.is_some() {
+        rt.block_on(rag.check(app))?;
+    }
     outln(&format!("vuhitra chat · model {} · /help for commands, /exit to leave", convo.model));
     if let Some((_, name)) = &convo.session {
         outln(&format!("session {name}: {} earlier messages", convo.history.len()));
@@ -76,6 +81,12 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
         if let Some(cmd) = input.trim_start().strip_prefix('/') {
             if let Some(arg) = cmd.trim().strip_prefix("tools").filter(|a| a.is_empty() || a.starts_with(' ')) {
                 if let Err(e) = rt.block_on(tools_command(app, rt, &mut tools, arg.trim())) {
+                    print_error(&e);
+                }
+                continue;
+            }
+            if let Some(arg) = cmd.trim().strip_prefix("rag").filter(|a| a.is_empty() || a.starts_with(' ')) {
+                if let Err(e) = rt.block_on(rag_command(app, &mut rag, arg.trim())) {
                     print_error(&e);
                 }
                 continue;
@@ -108,16 +119,11 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
             convo: &mut convo,
             tools: &mut tools,
             markdown,
+            rag: &mut rag,
         };
         match rt.block_on(chat.dispatch(&prepared, data_model.as_deref(), &cancel, !args.no_stream)) {
             Ok(Dispatched::Answered(t)) => {
-                if args.no_stream {
-                    output::AnswerPrinter::print(markdown, &t.completion.content);
-                }
-                if !t.completion.content.ends_with('\n') {
-                    outln("");
-                }
-                super::chat::report_turn(&t, true);
+                super::chat::show_answer(app, &t, None, &prepared, &mut rag, !args.no_stream, markdown)
             }
             // Text attachments wait for the next chat message.
             Ok(Dispatched::Uploaded | Dispatched::Asked(_) | Dispatched::Developed(_)) => pending = attached,
@@ -132,6 +138,34 @@ pub fn run(app: &App, rt: &tokio::runtime::Runtime, args: &ChatArgs, options: Op
         }
     }
     rt.block_on(tools.close());
+    Ok(())
+}
+
+/// `/rag`, `/rag NAME`, `/rag off`.
+async fn rag_command(app: &App, rag: &mut super::rag::RagState, arg: &str) -> anyhow::Result<()> {
+    match arg {
+        "" => match &rag.collection {
+            Some(name) => outln(&format!("answering from RAG collection {name}")),
+            None => outln("RAG off (/rag NAME answers from a collection)"),
+        },
+        "off" => {
+            rag.collection = None;
+            outln("RAG off");
+        }
+        name => {
+            let before = rag.collection.replace(name.to_string());
+            match rag.check(app).await {
+                Ok(info) => outln(&format!(
+                    "answering from {} ({} files, {} chunks); answers cite their sources as [n]",
+                    info.name, info.files, info.chunks
+                )),
+                Err(e) => {
+                    rag.collection = before;
+                    return Err(e);
+                }
+            }
+        }
+    }
     Ok(())
 }
 
