@@ -20,8 +20,9 @@ pub fn run(app: &App) -> anyhow::Result<()> {
         ("sessions", sqlite.clone()),
         (
             "heuristics and prompt cache",
-            c.elasticsearch_url.as_ref().map_or(sqlite, |u| format!("Elasticsearch at {u}")),
+            c.elasticsearch_url.as_ref().map_or(sqlite.clone(), |u| format!("Elasticsearch at {u}")),
         ),
+        ("rag vectors", c.redis_url.as_ref().map_or(sqlite.clone(), |u| format!("Redis at {u}"))),
         ("redis", service(&c.redis_url, "Redis")),
         ("elasticsearch", service(&c.elasticsearch_url, "Elasticsearch")),
         ("spark", service(&c.spark_master, "Spark")),
@@ -109,6 +110,7 @@ const FEATURES: &[(&str, &str)] = &[
     ("mcp client", "mcp"),
     ("tools in chat", "chat"),
     ("mcp server", "mcp"),
+    ("rag", "rag"),
     ("version", "version"),
     ("tls (rustls)", "doctor"),
 ];
