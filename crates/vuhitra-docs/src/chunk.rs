@@ -29,17 +29,6 @@ pub struct Chunk {
     pub tokens: usize,
 }
 
-impl Chunk {
-    /// What is embedded and indexed: the heading path joined with " > " on a first line (when there is one), a blank line, then the text.
-    pub fn indexed_text(&self) -> String {
-        if self.headings.is_empty() {
-            self.text.clone()
-        } else {
-            format!("{}\n\n{}", self.headings.join(" > "), self.text)
-        }
-    }
-}
-
 /// An estimate of the token count of BERT-style WordPiece tokenizers
 /// (all-MiniLM, nomic-embed, ...), used because Ollama exposes no tokenizer.
 ///

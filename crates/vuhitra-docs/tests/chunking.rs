@@ -165,7 +165,7 @@ fn small_blocks_are_packed_together_with_a_blank_line_between() {
     assert_eq!(chunks.len(), 1);
     assert_eq!(chunks[0].text, "One.\n\nTwo\nlines.");
     assert_eq!(chunks[0].lines, (1, 4));
-    assert_eq!(chunks[0].indexed_text(), "H\n\nOne.\n\nTwo\nlines.");
+    assert_eq!(chunks[0].headings, ["H"]);
 }
 
 #[test]
@@ -266,14 +266,6 @@ fn degenerate_specs_terminate_and_keep_everything() {
     assert_eq!(words, ["a", "b", "c", "d", "e"]);
     assert!(chunk(&[], &spec(10, 2), &estimate_tokens).is_empty());
     assert!(chunk(&[prose("  \n ", (1, 2), &[])], &spec(10, 2), &estimate_tokens).is_empty());
-}
-
-#[test]
-fn indexed_text_without_headings_is_the_text() {
-    let c = Chunk { text: "body".into(), lines: (1, 1), headings: vec![], tokens: 1 };
-    assert_eq!(c.indexed_text(), "body");
-    let c = Chunk { headings: vec!["A".into(), "B".into()], ..c };
-    assert_eq!(c.indexed_text(), "A > B\n\nbody");
 }
 
 #[test]

@@ -288,8 +288,24 @@ async fn embed_chunks(
     summary: &mut IngestSummary,
     report: &mut impl IngestReport,
 ) -> Result<Vec<StoredChunk>, RagError> {
-    let texts: Vec<String> = pieces.iter().map(|p| p.indexed_text()).collect();
-    let hashes: Vec<String> = texts.iter().map(|t| sha256_hex(t.as_bytes())).collect();
+    let mut chunks: Vec<StoredChunk> = pieces
+        .into_iter()
+        .enumerate()
+        .map(|(seq, p)| StoredChunk {
+            path: path.to_string(),
+            seq: seq as u32,
+            lines: p.lines,
+            headings: p.headings,
+            text: p.text,
+            hash: String::new(),
+            vector: Vec::new(),
+        })
+        .collect();
+    let texts: Vec<String> = chunks.iter().map(StoredChunk::indexed_text).collect();
+    for (c, t) in chunks.iter_mut().zip(&texts) {
+        c.hash = sha256_hex(t.as_bytes());
+    }
+    let hashes: Vec<String> = chunks.iter().map(|c| c.hash.clone()).collect();
     let mut vectors = store.cached_embeddings(&opts.embed_model, &hashes).await?;
     summary.cached += vectors.iter().filter(|v| v.is_some()).count();
     let missing: Vec<usize> = (0..vectors.len()).filter(|&i| vectors[i].is_none()).collect();
@@ -305,21 +321,10 @@ async fn embed_chunks(
         summary.embedded += batch.len();
         report.embedded(batch.len());
     }
-    Ok(pieces
-        .into_iter()
-        .zip(hashes)
-        .zip(vectors)
-        .enumerate()
-        .map(|(seq, ((p, hash), v))| StoredChunk {
-            path: path.to_string(),
-            seq: seq as u32,
-            lines: p.lines,
-            headings: p.headings,
-            text: p.text,
-            hash,
-            vector: v.expect("every chunk has a vector by now"),
-        })
-        .collect())
+    for (c, v) in chunks.iter_mut().zip(vectors) {
+        c.vector = v.expect("every chunk has a vector by now");
+    }
+    Ok(chunks)
 }
 
 /// Unit-length embeddings of `inputs`, one per input.

@@ -8,18 +8,23 @@
 //! For each SIZE it fills a fresh collection (files of 1,000 chunks), opens
 //! a fresh handle (so the first query pays the load, as a new `vuhitra`
 //! process does), times 200 queries, then opens one more handle (on Redis
-//! the local mirror is there by now) and prints one JSON line.
+//! the local mirror is there by now) and prints one JSON line. The baseline
+//! is a brute-force f32 scan of the same vectors in memory (one thread, as
+//! the f32 index scanned before quantisation): its time per query, and the
+//! store's recall@40 against its exact answers.
 
 use std::time::Instant;
 
 use vuhitra_store::vectors::{
-    normalize, FileEntry, RedisVectors, SearchFilter, SqliteVectors, StoredChunk, VectorBackend, VectorStore,
+    dot, normalize, FileEntry, RedisVectors, SearchFilter, SqliteVectors, StoredChunk, VectorBackend, VectorStore,
 };
 use vuhitra_store::Store;
 
 /// The fusion depth retrieval asks each search for (max(4k, 40) at k = 5).
 const DEPTH: usize = 40;
 const QUERIES: usize = 200;
+/// Queries the brute-force baseline and the recall check run.
+const BRUTE: usize = 50;
 const PER_FILE: usize = 1000;
 const VOCABULARY: u64 = 30_000;
 const WORDS_PER_CHUNK: usize = 60;
@@ -77,8 +82,11 @@ fn fill_chunks(rng: &mut Rng, path: &str, n: usize, dims: usize) -> Vec<StoredCh
         .collect()
 }
 
-async fn fill(store: &VectorBackend, name: &str, size: usize, dims: usize) -> f64 {
+/// Fills the collection; returns the seconds it took and every vector in
+/// row order (file by file), for the brute-force baseline.
+async fn fill(store: &VectorBackend, name: &str, size: usize, dims: usize) -> (f64, Vec<f32>) {
     let started = Instant::now();
+    let mut all = Vec::with_capacity(size * dims);
     store.ensure_collection(name, "synthetic", dims as u32).await.expect("collection");
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for f in 0..size.div_ceil(PER_FILE) {
@@ -94,15 +102,31 @@ async fn fill(store: &VectorBackend, name: &str, size: usize, dims: usize) -> f6
             ingested_at: 0,
         };
         store.put_file(name, &entry, &chunks).await.expect("put_file");
+        chunks.iter().for_each(|c| all.extend_from_slice(&c.vector));
     }
-    started.elapsed().as_secs_f64()
+    (started.elapsed().as_secs_f64(), all)
+}
+
+/// The exact `k` best rows by a full f32 scan.
+fn brute_force(all: &[f32], dims: usize, q: &[f32], k: usize) -> Vec<usize> {
+    let mut scored: Vec<(usize, f32)> = all.chunks_exact(dims).map(|v| dot(q, v)).enumerate().collect();
+    let k = k.min(scored.len());
+    scored.select_nth_unstable_by(k.saturating_sub(1), |a, b| b.1.total_cmp(&a.1));
+    scored.truncate(k);
+    scored.into_iter().map(|(row, _)| row).collect()
+}
+
+/// Row of a synthetic chunk: its file's number times the file size, plus seq.
+fn row_of(path: &str, seq: u32) -> usize {
+    let f: usize = path.trim_start_matches("/synthetic/f").trim_end_matches(".md").parse().expect("synthetic path");
+    f * PER_FILE + seq as usize
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn measure(store: &VectorBackend, name: &str, dims: usize) -> serde_json::Value {
+async fn measure(store: &VectorBackend, name: &str, dims: usize, all: &[f32]) -> serde_json::Value {
     let mut rng = Rng(42);
     let filter = SearchFilter::default();
     let queries: Vec<(Vec<f32>, String)> = (0..QUERIES)
@@ -129,7 +153,16 @@ async fn measure(store: &VectorBackend, name: &str, dims: usize) -> serde_json::
         text.push((c - b).as_secs_f64() * 1000.0);
         both.push((c - a).as_secs_f64() * 1000.0);
     }
-    for v in [&mut vector, &mut text, &mut both] {
+    // The baseline, on the first BRUTE queries (a full scan at 1M is slow).
+    let (mut brute, mut found) = (Vec::new(), 0usize);
+    for (v, _) in queries.iter().take(BRUTE) {
+        let a = Instant::now();
+        let exact = brute_force(all, dims, v, DEPTH);
+        brute.push(a.elapsed().as_secs_f64() * 1000.0);
+        let got = store.vector_search(name, v, DEPTH, &filter).await.expect("vector search");
+        found += got.iter().filter(|h| exact.contains(&row_of(&h.path, h.seq))).count();
+    }
+    for v in [&mut vector, &mut text, &mut both, &mut brute] {
         v.sort_by(f64::total_cmp);
     }
     serde_json::json!({
@@ -137,6 +170,8 @@ async fn measure(store: &VectorBackend, name: &str, dims: usize) -> serde_json::
         "vector_p50_ms": percentile(&vector, 0.5), "vector_p95_ms": percentile(&vector, 0.95),
         "bm25_p50_ms": percentile(&text, 0.5), "bm25_p95_ms": percentile(&text, 0.95),
         "hybrid_p50_ms": percentile(&both, 0.5), "hybrid_p95_ms": percentile(&both, 0.95),
+        "brute_p50_ms": percentile(&brute, 0.5), "brute_p95_ms": percentile(&brute, 0.95),
+        "recall_at_40": found as f64 / (BRUTE * DEPTH) as f64,
     })
 }
 
@@ -168,11 +203,12 @@ async fn main() {
         let name = format!("scale{size}");
         let writer = open(redis.as_deref(), dir.path()).await;
         writer.delete_collection(&name).await.expect("clear");
-        let fill_s = fill(&writer, &name, size, dims).await;
+        let (fill_s, all) = fill(&writer, &name, size, dims).await;
         drop(writer);
         // A new handle: the first query loads what a new process would.
         let reader = open(redis.as_deref(), dir.path()).await;
-        let mut row = measure(&reader, &name, dims).await;
+        let mut row = measure(&reader, &name, dims, &all).await;
+        drop(all);
         row["backend"] = backend.into();
         row["chunks"] = size.into();
         row["dims"] = dims.into();

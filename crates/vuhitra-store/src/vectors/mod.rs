@@ -19,7 +19,7 @@ mod index;
 mod redis;
 mod sqlite;
 
-pub use index::{terms, Bm25Index, VectorIndex};
+pub use index::{dot, rerank, rerank_depth, terms, Bm25Index, VectorIndex};
 pub use redis::RedisVectors;
 pub use sqlite::SqliteVectors;
 
@@ -65,7 +65,8 @@ pub struct StoredChunk {
 }
 
 impl StoredChunk {
-    /// The text BM25 indexes: the heading path, then the chunk.
+    /// What is embedded and indexed for BM25: the heading path joined with
+    /// " > " on a first line (when there is one), a blank line, the text.
     pub fn indexed_text(&self) -> String {
         if self.headings.is_empty() {
             self.text.clone()
@@ -272,4 +273,25 @@ pub(crate) fn chunks_by_file<'a>(
         by_path.entry(c.path.as_str()).or_default().push(c.clone());
     }
     files.iter().map(|f| (f, by_path.remove(f.path.as_str()).unwrap_or_default())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_indexed_text_leads_with_the_heading_path_when_there_is_one() {
+        let c = StoredChunk {
+            path: "a.md".into(),
+            seq: 0,
+            lines: (1, 1),
+            headings: vec![],
+            text: "body".into(),
+            hash: String::new(),
+            vector: vec![],
+        };
+        assert_eq!(c.indexed_text(), "body");
+        let c = StoredChunk { headings: vec!["A".into(), "B".into()], ..c };
+        assert_eq!(c.indexed_text(), "A > B\n\nbody");
+    }
 }

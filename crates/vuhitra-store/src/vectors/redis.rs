@@ -24,7 +24,7 @@ use ::redis::aio::MultiplexedConnection;
 use url::Url;
 use vuhitra_core::remote::Access;
 
-use super::index::{Bm25Index, VectorIndex};
+use super::index::{rerank, Bm25Index, VectorIndex};
 use super::*;
 use crate::records::now_ms;
 
@@ -431,8 +431,8 @@ impl VectorStore for RedisVectors {
         filter: &SearchFilter,
     ) -> Result<Vec<ScoredChunk>> {
         let m = self.mirror(collection).await?;
-        let hits = m.vectors.top_k(vector, k, |i| filter.admits(&m.chunks[i].path));
-        Ok(m.scored(hits))
+        let rows = m.vectors.candidates(vector, k, |i| filter.admits(&m.chunks[i].path));
+        Ok(m.scored(rerank(vector, k, rows.iter().map(|&i| (i, m.chunks[i].vector.as_slice())))))
     }
 
     async fn text_search(

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::index::VectorIndex;
+use super::index::{query_words, rerank, VectorIndex};
 use super::*;
 use crate::records::now_ms;
 use crate::Store;
@@ -45,10 +45,20 @@ impl SqliteVectors {
             .map_err(|e| s.err(e))
     }
 
+    /// The collection's dimensions and version, without the counts `info`
+    /// adds (counting chunks walks an index: too slow for every search).
+    fn version(&self, name: &str) -> Result<Option<(u32, u64)>> {
+        let s = &self.store;
+        s.conn()
+            .prepare_cached("SELECT dims, version FROM rag_collections WHERE name = ?1")
+            .and_then(|mut stmt| stmt.query_row([name], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))).optional())
+            .map_err(|e| s.err(e))
+    }
+
     fn loaded(&self, collection: &str) -> Result<Option<Arc<Loaded>>> {
-        let Some(info) = self.info(collection)? else { return Ok(None) };
+        let Some((dims, version)) = self.version(collection)? else { return Ok(None) };
         if let Some((v, l)) = self.loaded.lock().expect("index lock").get(collection) {
-            if *v == info.version {
+            if *v == version {
                 return Ok(Some(l.clone()));
             }
         }
@@ -58,7 +68,7 @@ impl SqliteVectors {
             .prepare_cached("SELECT id, path, vector FROM rag_chunks WHERE collection = ?1 ORDER BY path, seq")
             .map_err(|e| s.err(e))?;
         let mut rows = stmt.query([collection]).map_err(|e| s.err(e))?;
-        let mut l = Loaded { ids: Vec::new(), paths: Vec::new(), index: VectorIndex::new(info.dims as usize) };
+        let mut l = Loaded { ids: Vec::new(), paths: Vec::new(), index: VectorIndex::new(dims as usize) };
         while let Some(r) = rows.next().map_err(|e| s.err(e))? {
             l.ids.push(r.get(0).map_err(|e| s.err(e))?);
             l.paths.push(r.get(1).map_err(|e| s.err(e))?);
@@ -66,8 +76,24 @@ impl SqliteVectors {
             l.index.push(&bytes_vector(&bytes));
         }
         let l = Arc::new(l);
-        self.loaded.lock().expect("index lock").insert(collection.to_string(), (info.version, l.clone()));
+        self.loaded.lock().expect("index lock").insert(collection.to_string(), (version, l.clone()));
         Ok(Some(l))
+    }
+
+    /// The full vectors of these chunks, in the order given (the index in
+    /// memory holds only their int8 codes); None for a chunk another
+    /// process has replaced since the index was read.
+    fn vectors_of(&self, ids: impl Iterator<Item = i64>) -> Result<Vec<Option<Vec<f32>>>> {
+        let s = &self.store;
+        let conn = s.conn();
+        let mut stmt = conn.prepare_cached("SELECT vector FROM rag_chunks WHERE id = ?1").map_err(|e| s.err(e))?;
+        ids.map(|id| {
+            stmt.query_row([id], |r| r.get::<_, Vec<u8>>(0))
+                .optional()
+                .map(|b| b.map(|b| bytes_vector(&b)))
+                .map_err(|e| s.err(e))
+        })
+        .collect()
     }
 
     /// The chunks with these ids, in the order given, with their scores.
@@ -185,13 +211,10 @@ fn collection_row(r: &Row) -> rusqlite::Result<CollectionInfo> {
 
 /// FTS5 query syntax treats many characters as operators; each word is
 /// quoted and the words are OR-ed, so any text is a valid query and BM25
-/// ranks by how many (and how rare) the matching words are.
+/// ranks by how many (and how rare) the matching words are. Function words
+/// are left out as the Redis backend's BM25 leaves them out.
 fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"", w.to_lowercase()))
-        .collect();
+    let words: Vec<String> = query_words(text).iter().map(|w| format!("\"{}\"", w.to_lowercase())).collect();
     (!words.is_empty()).then(|| words.join(" OR "))
 }
 
@@ -332,7 +355,9 @@ impl VectorStore for SqliteVectors {
         filter: &SearchFilter,
     ) -> Result<Vec<ScoredChunk>> {
         let Some(l) = self.loaded(collection)? else { return Err(Self::no_collection(collection)) };
-        let hits = l.index.top_k(vector, k, |row| filter.admits(&l.paths[row]));
+        let rows = l.index.candidates(vector, k, |row| filter.admits(&l.paths[row]));
+        let full = self.vectors_of(rows.iter().map(|&row| l.ids[row]))?;
+        let hits = rerank(vector, k, rows.iter().zip(&full).filter_map(|(&row, v)| Some((row, v.as_deref()?))));
         self.scored(&hits.iter().map(|&(row, s)| (l.ids[row], s)).collect::<Vec<_>>())
     }
 
@@ -343,7 +368,7 @@ impl VectorStore for SqliteVectors {
         k: usize,
         filter: &SearchFilter,
     ) -> Result<Vec<ScoredChunk>> {
-        if self.info(collection)?.is_none() {
+        if self.version(collection)?.is_none() {
             return Err(Self::no_collection(collection));
         }
         let Some(q) = fts_query(query) else { return Ok(Vec::new()) };
