@@ -350,6 +350,17 @@ impl RawConfig {
         })
     }
 
+    /// A key whose value passed its type check but not a rule about its
+    /// meaning (or about another key).
+    fn invalid(&self, key: &'static str, expected: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.to_string(),
+            value: self.shown(key),
+            expected: expected.into(),
+            origin: self.raw(key).origin.clone(),
+        }
+    }
+
     /// A key's value as it may be printed: secrets as `****`, passwords in
     /// URLs masked.
     pub fn shown(&self, key: &'static str) -> String {
@@ -473,9 +484,20 @@ impl RawConfig {
             frame_cache_ttl_secs: int("FRAME_CACHE_TTL")?,
             data_in_memory_max: int("DATA_IN_MEMORY_MAX")?,
             rag: RagSettings {
-                collection: text("RAG_COLLECTION")?,
+                collection: {
+                    let name = text("RAG_COLLECTION")?;
+                    check_collection_name(&name).map_err(|expected| self.invalid("RAG_COLLECTION", expected))?;
+                    name
+                },
                 chunk_tokens: int("RAG_CHUNK_TOKENS")? as usize,
-                chunk_overlap: int("RAG_CHUNK_OVERLAP")? as usize,
+                chunk_overlap: {
+                    let (tokens, overlap) = (int("RAG_CHUNK_TOKENS")?, int("RAG_CHUNK_OVERLAP")?);
+                    if overlap >= tokens {
+                        let expected = format!("fewer tokens than RAG_CHUNK_TOKENS ({tokens})");
+                        return Err(self.invalid("RAG_CHUNK_OVERLAP", expected));
+                    }
+                    overlap as usize
+                },
                 top_k: int("RAG_TOP_K")? as usize,
             },
             sandbox: SandboxLimits {
@@ -743,6 +765,19 @@ pub struct Config {
     pub log_level: String,
     /// The raw layer, kept for `config show`.
     pub raw: RawConfig,
+}
+
+/// A RAG collection name, or what one must be: 1 to 64 letters, digits,
+/// '.', '_' or '-', starting with a letter or digit (so it reads the same
+/// in a table, a message, a file name and a Redis key).
+pub fn check_collection_name(name: &str) -> Result<&str, String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let starts_well = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if starts_well && name.len() <= 64 && name.chars().all(ok_char) {
+        Ok(name)
+    } else {
+        Err("a collection name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit".into())
+    }
 }
 
 /// RAG defaults (RAG_*): flags override each.

@@ -68,7 +68,7 @@ enum HeadingStyle {
 fn style_for(language: &str) -> HeadingStyle {
     match language {
         "toml" | "ini" => HeadingStyle::Sections,
-        "yaml" | "json" | "sql" => HeadingStyle::None,
+        "yaml" | "json" | "sql" | "make" | "dockerfile" => HeadingStyle::None,
         _ => HeadingStyle::Definitions,
     }
 }

@@ -65,7 +65,18 @@ impl DocKind {
 /// None when the extension is not one we load (the caller reports
 /// "unsupported"); files without an extension are not guessed at.
 pub fn kind_for(path: &Path) -> Option<DocKind> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    let Some(ext) = path.extension() else {
+        // The usual files without an extension are text.
+        let name = path.file_name()?.to_str()?.to_ascii_uppercase();
+        let text = ["README", "LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "CHANGELOG", "CONTRIBUTING"];
+        return match name.as_str() {
+            n if text.contains(&n) => Some(DocKind::Text),
+            "MAKEFILE" | "GNUMAKEFILE" => Some(DocKind::Code { language: "make".into() }),
+            "DOCKERFILE" | "CONTAINERFILE" => Some(DocKind::Code { language: "dockerfile".into() }),
+            _ => None,
+        };
+    };
+    let ext = ext.to_str()?.to_ascii_lowercase();
     let kind = match ext.as_str() {
         "txt" | "text" | "rst" | "log" => DocKind::Text,
         "md" | "markdown" | "mdx" => DocKind::Markdown,
@@ -253,7 +264,10 @@ mod tests {
         assert_eq!(kind_for(Path::new("paper.pdf")), Some(DocKind::Pdf));
         assert_eq!(kind_for(Path::new("src/main.rs")), Some(DocKind::Code { language: "rust".into() }));
         assert_eq!(kind_for(Path::new("x.hpp")), Some(DocKind::Code { language: "cpp".into() }));
-        assert_eq!(kind_for(Path::new("Makefile")), None);
+        assert_eq!(kind_for(Path::new("Makefile")), Some(DocKind::Code { language: "make".into() }));
+        assert_eq!(kind_for(Path::new("pkg/README")), Some(DocKind::Text), "known names without an extension");
+        assert_eq!(kind_for(Path::new("LICENSE")), Some(DocKind::Text));
+        assert_eq!(kind_for(Path::new("bin/tool")), None, "any other name without an extension is left out");
         assert_eq!(kind_for(Path::new("image.png")), None);
     }
 

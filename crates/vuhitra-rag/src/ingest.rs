@@ -71,6 +71,9 @@ pub struct IngestSummary {
     pub unchanged: usize,
     pub skipped: usize,
     pub pruned: usize,
+    /// Files in the directories walked whose type no loader reads (and
+    /// that --glob, when given, matched).
+    pub ignored: usize,
     pub failed: Vec<FailedFile>,
     /// Chunks written in this run.
     pub chunks_stored: usize,
@@ -102,20 +105,25 @@ pub async fn ingest(
     cancel: &CancellationToken,
 ) -> Result<IngestSummary, RagError> {
     let started = Instant::now();
-    let (roots, candidates) = find_files(paths, opts.glob.as_deref())?;
+    let Found { roots, candidates, ignored } = find_files(paths, opts.glob.as_deref())?;
     report.found(candidates.len());
     let mut summary = IngestSummary {
         collection: opts.collection.clone(),
         embed_model: opts.embed_model.clone(),
         files_seen: candidates.len(),
+        ignored,
         ..Default::default()
     };
     let existing = store.collection(&opts.collection).await?;
-    if let Some(info) = &existing {
-        if info.embed_model != opts.embed_model {
-            // Caught before anything is embedded; same refusal as the store's.
-            store.ensure_collection(&opts.collection, &opts.embed_model, info.dims).await?;
+    if let Some(info) = existing.as_ref().filter(|i| i.embed_model != opts.embed_model) {
+        // Caught before anything is embedded (the new model's dimensions
+        // are not known yet, so none are claimed for it).
+        return Err(vuhitra_store::StoreError::ModelMismatch {
+            collection: info.name.clone(),
+            stored: format!("{} ({} dimensions)", info.embed_model, info.dims),
+            asked: format!("EMBED_MODEL={}", opts.embed_model),
         }
+        .into());
     }
     let stored: HashMap<String, FileEntry> = match &existing {
         Some(_) => store.files(&opts.collection).await?.into_iter().map(|f| (f.path.clone(), f)).collect(),
@@ -129,6 +137,12 @@ pub async fn ingest(
         }
         seen.insert(c.stored.clone());
         let outcome = match prepare(c, opts, stored.get(&c.stored)) {
+            // A stored file that now has no text: its old chunks would
+            // answer for content that is gone.
+            Err(FileOutcome::Skipped { reason }) if stored.contains_key(&c.stored) => {
+                store.remove_file(&opts.collection, &c.stored).await?;
+                FileOutcome::Skipped { reason: format!("{reason}; its earlier chunks were removed") }
+            }
             Err(outcome) => outcome,
             Ok((entry, pieces)) => {
                 let chunks = tokio::select! {
@@ -154,7 +168,10 @@ pub async fn ingest(
         report.file(&c.stored, &outcome);
     }
     if opts.prune {
-        for path in stored.keys().filter(|p| !seen.contains(*p) && under_any(p, &roots)) {
+        // Only files that are gone: one that is still there but outside
+        // --glob (or of a type left out) keeps its chunks.
+        let gone = |p: &str| !seen.contains(p) && under_any(p, &roots) && !Path::new(p).exists();
+        for path in stored.keys().filter(|p| gone(p)) {
             if store.remove_file(&opts.collection, path).await? {
                 tally(&mut summary, path, &FileOutcome::Pruned);
                 report.file(path, &FileOutcome::Pruned);
@@ -182,11 +199,20 @@ fn under_any(path: &str, roots: &[PathBuf]) -> bool {
     roots.iter().any(|r| Path::new(path).starts_with(r))
 }
 
-/// The files under `paths`: a directory is walked (hidden entries and
-/// unsupported extensions left out), a file named on its own is always a
-/// candidate (an unsupported one fails with a reason). A path that does
-/// not exist stops the ingest before anything is done.
-fn find_files(paths: &[PathBuf], glob: Option<&str>) -> Result<(Vec<PathBuf>, Vec<Candidate>), RagError> {
+/// What `find_files` found: the roots given, the files to ingest, and how
+/// many files of other types the walk left out.
+struct Found {
+    roots: Vec<PathBuf>,
+    candidates: Vec<Candidate>,
+    ignored: usize,
+}
+
+/// The files under `paths`: a directory is walked (hidden entries left
+/// out; a symbolic link to a file is followed, one to a directory is not,
+/// so a walk cannot loop), a file named on its own is always a candidate
+/// (an unsupported one fails with a reason). A path that does not exist
+/// stops the ingest before anything is done.
+fn find_files(paths: &[PathBuf], glob: Option<&str>) -> Result<Found, RagError> {
     let matcher = match glob {
         Some(g) => Some(
             globset::Glob::new(g)
@@ -196,17 +222,16 @@ fn find_files(paths: &[PathBuf], glob: Option<&str>) -> Result<(Vec<PathBuf>, Ve
         None => None,
     };
     let matches = |rel: &Path, name: &Path| matcher.as_ref().is_none_or(|m| m.is_match(rel) || m.is_match(name));
-    let mut roots = Vec::new();
-    let mut out = Vec::new();
+    let mut found = Found { roots: Vec::new(), candidates: Vec::new(), ignored: 0 };
     let mut seen = HashSet::new();
     for p in paths {
         let root =
             std::fs::canonicalize(p).map_err(|e| RagError::Path(format!("{}: {}", p.display(), io_reason(&e))))?;
-        roots.push(root.clone());
+        found.roots.push(root.clone());
         if root.is_file() {
             let name = Path::new(root.file_name().unwrap_or_default());
             if matches(name, name) && seen.insert(root.clone()) {
-                out.push(Candidate {
+                found.candidates.push(Candidate {
                     stored: root.display().to_string(),
                     kind: vuhitra_docs::kind_for(&root),
                     path: root,
@@ -218,18 +243,29 @@ fn find_files(paths: &[PathBuf], glob: Option<&str>) -> Result<(Vec<PathBuf>, Ve
         let entries = walk.filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
         for entry in entries {
             let entry = entry.map_err(|e| RagError::Path(format!("{}: {e}", root.display())))?;
-            if !entry.file_type().is_file() {
+            let is_file = entry.file_type().is_file() || (entry.path_is_symlink() && entry.path().is_file());
+            if !is_file {
                 continue;
             }
             let path = entry.path();
-            let Some(kind) = vuhitra_docs::kind_for(path) else { continue };
             let rel = path.strip_prefix(&root).unwrap_or(path);
-            if matches(rel, Path::new(entry.file_name())) && seen.insert(path.to_path_buf()) {
-                out.push(Candidate { stored: path.display().to_string(), kind: Some(kind), path: path.to_path_buf() });
+            if !matches(rel, Path::new(entry.file_name())) {
+                continue;
+            }
+            let Some(kind) = vuhitra_docs::kind_for(path) else {
+                found.ignored += 1;
+                continue;
+            };
+            if seen.insert(path.to_path_buf()) {
+                found.candidates.push(Candidate {
+                    stored: path.display().to_string(),
+                    kind: Some(kind),
+                    path: path.to_path_buf(),
+                });
             }
         }
     }
-    Ok((roots, out))
+    Ok(found)
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -196,7 +196,7 @@ pub struct ChatArgs {
     pub raw: bool,
     /// Answer from this RAG collection: each prompt gets the chunks that
     /// match it as numbered sources, and the answer cites them (/rag NAME in the REPL).
-    #[arg(long, value_name = "COLLECTION")]
+    #[arg(long, value_name = "COLLECTION", value_parser = collection_name)]
     pub rag: Option<String>,
 }
 
@@ -455,6 +455,13 @@ pub enum DataCommand {
     Drop { key: String },
 }
 
+/// A collection name: 1 to 64 letters, digits, '.', '_' or '-', starting
+/// with a letter or digit, so it reads the same in a table, a message and a
+/// Redis key.
+pub fn collection_name(name: &str) -> Result<String, String> {
+    vuhitra_core::config::check_collection_name(name).map(str::to_string)
+}
+
 const RAG_HELP: &str = "\
 Files are loaded by type (text, Markdown, source code, HTML, PDF text, CSV
 rows), cut into chunks along their structure (headings, paragraphs, code
@@ -489,11 +496,14 @@ pub enum RagCommand {
     /// One collection: its model, version, and every file with its chunks.
     Stats {
         /// The collection (RAG_COLLECTION when omitted).
+        #[arg(value_parser = collection_name)]
         collection: Option<String>,
     },
     /// Delete a collection, or only some of its files with --file.
     #[command(alias = "rm")]
     Delete {
+        /// The collection to delete (all of it, unless --file is given).
+        #[arg(value_parser = collection_name)]
         collection: String,
         /// Remove only this file (as `rag stats` lists it, or a path to it); repeatable.
         #[arg(long = "file", value_name = "PATH")]
@@ -502,6 +512,7 @@ pub enum RagCommand {
     /// Re-embed every chunk of a collection with EMBED_MODEL (after changing the model).
     Reindex {
         /// The collection (RAG_COLLECTION when omitted).
+        #[arg(value_parser = collection_name)]
         collection: Option<String>,
     },
 }
@@ -512,7 +523,7 @@ pub struct RagIngestArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// The collection to add to (RAG_COLLECTION when omitted; created on first use).
-    #[arg(short, long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME", value_parser = collection_name)]
     pub collection: Option<String>,
     /// Only files matching this pattern (e.g. '*.md', 'guide/**/*.html').
     #[arg(short, long, value_name = "PATTERN")]
@@ -534,7 +545,7 @@ pub struct RagSearchArgs {
 #[derive(Debug, Args)]
 pub struct RetrievalArgs {
     /// The collection (RAG_COLLECTION when omitted).
-    #[arg(short, long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME", value_parser = collection_name)]
     pub collection: Option<String>,
     /// How many chunks (RAG_TOP_K when omitted).
     #[arg(short = 'k', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]

@@ -386,3 +386,92 @@ fn instructions_inside_a_document_are_quoted_not_obeyed() {
         "the question is answered: {answer:?}"
     );
 }
+
+#[test]
+fn prune_drops_only_files_that_are_gone_and_an_emptied_file_loses_its_chunks() {
+    let o = need!(common::ollama());
+    let env = env_for(&o, None);
+    let dir = docs(&env);
+    let coll = unique("prune");
+    ingest(&env, &coll, &[]).ok();
+    // Outside --glob is not gone: nothing is pruned.
+    let narrowed = ingest(&env, &coll, &["--prune", "--glob", "*.md"]).ok().json();
+    assert_eq!(narrowed["pruned"], 0, "files still on disk keep their chunks: {narrowed}");
+    let stats = env.run(&["--json", "rag", "stats", &coll]).ok().json();
+    assert_eq!(stats["collection"]["files"], 4, "{stats}");
+    // A file emptied since: its old text no longer answers searches.
+    std::fs::write(dir.join("sub/ports.html"), "").unwrap();
+    let emptied = ingest(&env, &coll, &[]).ok().json();
+    assert_eq!(emptied["skipped"], 1, "{emptied}");
+    let bm25 = env.run(&["--json", "rag", "search", "frobnicator", "-c", &coll, "--mode", "bm25"]).ok().json();
+    assert!(bm25["hits"].as_array().unwrap().is_empty(), "the emptied file's chunks are gone: {bm25}");
+    let stats = env.run(&["--json", "rag", "stats", &coll]).ok().json();
+    assert_eq!(stats["collection"]["files"], 3, "{stats}");
+    // A file really gone, with --prune: dropped.
+    std::fs::remove_file(dir.join("sub/invoice.py")).unwrap();
+    let pruned = ingest(&env, &coll, &["--prune"]).ok().json();
+    assert_eq!(pruned["pruned"], 1, "{pruned}");
+}
+
+#[test]
+fn a_delete_naming_one_unknown_file_removes_nothing() {
+    let o = need!(common::ollama());
+    let env = env_for(&o, None);
+    docs(&env);
+    let coll = unique("del");
+    ingest(&env, &coll, &[]).ok();
+    let refused = env.run(&["rag", "delete", &coll, "--file", "docs/ops.md", "--file", "docs/nope.md"]).fails_with(2);
+    assert!(
+        refused.stderr.contains("docs/nope.md") && refused.stderr.contains("nothing was removed"),
+        "{}",
+        refused.stderr
+    );
+    let stats = env.run(&["--json", "rag", "stats", &coll]).ok().json();
+    assert_eq!(stats["collection"]["files"], 4, "ops.md is still there: {stats}");
+}
+
+#[test]
+fn walks_follow_file_links_read_readme_files_and_count_what_they_leave_out() {
+    let o = need!(common::ollama());
+    let env = env_for(&o, None);
+    let dir = env.cwd.path().join("docs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("README"), "The grommet tool trims widgets to size.\n").unwrap();
+    std::fs::write(env.cwd.path().join("outside.md"), "# Linked\n\nThe sprocket spins.\n").unwrap();
+    std::os::unix::fs::symlink(env.cwd.path().join("outside.md"), dir.join("linked.md")).unwrap();
+    std::fs::write(dir.join("picture.png"), [0x89, b'P', b'N', b'G']).unwrap();
+    let coll = unique("walk");
+    let v = ingest(&env, &coll, &[]).ok().json();
+    assert_eq!((v["added"].as_u64(), v["ignored"].as_u64()), (Some(2), Some(1)), "{v}");
+    let text = env.run(&["rag", "ingest", "docs", "-c", &coll]).ok();
+    assert!(text.stdout.contains("2 files") && text.stdout.contains("1 of other types left out"), "{}", text.stdout);
+    let none = env.run(&["rag", "ingest", "docs", "-c", &coll, "--glob", "docs/*.md"]).ok();
+    assert!(
+        none.stderr.contains("matches --glob") && none.stderr.contains("relative to each directory"),
+        "{}",
+        none.stderr
+    );
+}
+
+#[test]
+fn bad_names_empty_queries_and_inconsistent_chunk_settings_are_usage_errors() {
+    let o = need!(common::ollama());
+    let mut env = env_for(&o, None);
+    env.file("a.md", "# A\n\ntext\n");
+    for name in ["", "../evil", "-x", "has space"] {
+        let run = env.run(&["rag", "ingest", "a.md", &format!("--collection={name}")]).fails_with(2);
+        assert!(run.stderr.contains("collection name"), "{name:?}: {}", run.stderr);
+    }
+    let list = env.run(&["rag", "list"]).ok();
+    assert!(list.stdout.contains("no collections"), "nothing was made: {}", list.stdout);
+    let empty = env.run(&["rag", "search", "  ", "-c", "anything"]).fails_with(2);
+    assert!(empty.stderr.contains("query is empty"), "{}", empty.stderr);
+    env.set("RAG_CHUNK_TOKENS", "64");
+    env.set("RAG_CHUNK_OVERLAP", "64");
+    let overlap = env.run(&["rag", "ingest", "a.md"]).fails_with(2);
+    assert!(
+        overlap.stderr.contains("RAG_CHUNK_OVERLAP") && overlap.stderr.contains("RAG_CHUNK_TOKENS (64)"),
+        "{}",
+        overlap.stderr
+    );
+}

@@ -104,8 +104,31 @@ impl IngestReport for IngestBar {
 impl IngestBar {
     fn draw(&mut self) {
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        let detail = format!("{} chunks embedded, {:.0}/s", self.chunks, self.chunks as f64 / secs);
+        let rate = self.chunks as f64 / secs;
+        // A slow model embeds less than one chunk a second: keep a decimal.
+        let detail = if rate < 10.0 {
+            format!("{} chunks embedded, {rate:.1}/s", self.chunks)
+        } else {
+            format!("{} chunks embedded, {rate:.0}/s", self.chunks)
+        };
         self.progress.items("ingest", "files", self.total, self.done, &detail);
+    }
+}
+
+/// A query or question with something in it: an empty one would rank
+/// arbitrary chunks.
+fn non_empty(text: String, what: &str) -> anyhow::Result<String> {
+    if text.trim().is_empty() {
+        anyhow::bail!(crate::exit::usage(format!("the {what} is empty"), Some("give some words to search for")));
+    }
+    Ok(text)
+}
+
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
     }
 }
 
@@ -149,24 +172,34 @@ async fn ingest(app: &App, rt: &tokio::runtime::Runtime, args: RagIngestArgs) ->
         if failed {
             parts.push(format!("{} failed", summary.failed.len()));
         }
+        if summary.ignored > 0 {
+            parts.push(format!("{} of other types left out", summary.ignored));
+        }
         outln(&format!(
-            "{}: {} files ({}); {} chunks stored, {} embedded, {} from the embedding cache, in {:.1} s ({})",
+            "{}: {} ({}); {} stored, {} embedded, {} from the embedding cache, in {:.1} s ({})",
             summary.collection,
-            summary.files_seen,
+            plural(summary.files_seen, "file"),
             parts.join(", "),
-            summary.chunks_stored,
+            plural(summary.chunks_stored, "chunk"),
             summary.embedded,
             summary.cached,
             summary.elapsed_ms / 1000.0,
             vectors.describe(),
         ));
     }
+    if summary.files_seen == 0 {
+        let why = match &opts.glob {
+            Some(g) => format!("no file under the given paths matches --glob {g:?} (it is matched against the path relative to each directory given, and against the file name)"),
+            None => "no file of a supported type under the given paths".to_string(),
+        };
+        output::warn(&why);
+    }
     // The other files are stored; the exit says that some were not.
     Ok(Status::failed_if(failed, 1))
 }
 
 async fn search(app: &App, args: RagSearchArgs) -> anyhow::Result<()> {
-    let query = args.query.join(" ");
+    let query = non_empty(args.query.join(" "), "query")?;
     let vectors = app.vectors().await?;
     let info = open_collection(&vectors, &collection_name(app, args.retrieval.collection.clone())).await?;
     let r = retrieval(app, &args.retrieval)?;
@@ -300,7 +333,7 @@ async fn list(app: &App) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    output::out(&output::table(&["COLLECTION", "MODEL", "FILES", "CHUNKS", "UPDATED"], &rows));
+    outln(&output::table(&["COLLECTION", "MODEL", "FILES", "CHUNKS", "UPDATED"], &rows));
     Ok(())
 }
 
@@ -334,7 +367,7 @@ async fn stats(app: &App, collection: Option<String>) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    output::out(&output::table(&["FILE", "KIND", "CHUNKS", "SIZE", "INGESTED"], &rows));
+    outln(&output::table(&["FILE", "KIND", "CHUNKS", "SIZE", "INGESTED"], &rows));
     Ok(())
 }
 
@@ -350,16 +383,25 @@ async fn delete(app: &App, collection: &str, files: &[String]) -> anyhow::Result
         }
         return Ok(());
     }
+    // Every named file must be there before any is removed: a typo in the
+    // second name leaves the first in place, not half the request done.
+    let stored: std::collections::HashSet<String> =
+        vectors.files(collection).await?.into_iter().map(|f| f.path).collect();
+    let paths: Vec<String> = files.iter().map(|f| stored_path(f)).collect();
+    let missing: Vec<&String> =
+        files.iter().zip(&paths).filter(|(_, p)| !stored.contains(*p)).map(|(f, _)| f).collect();
+    if !missing.is_empty() {
+        let names = missing.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ");
+        anyhow::bail!(crate::exit::usage(
+            format!("not in collection {collection:?}: {names}; nothing was removed"),
+            Some(&format!("`vuhitra rag stats {collection}` lists its files")),
+        ));
+    }
     let mut removed = Vec::new();
-    for f in files {
-        let path = stored_path(f);
-        if !vectors.remove_file(collection, &path).await? {
-            anyhow::bail!(crate::exit::usage(
-                format!("{f} is not in collection {collection:?}"),
-                Some("`vuhitra rag stats COLLECTION` lists its files"),
-            ));
+    for path in paths {
+        if vectors.remove_file(collection, &path).await? {
+            removed.push(path);
         }
-        removed.push(path);
     }
     if app.json {
         output::json(&serde_json::json!({ "collection": collection, "removed": removed }));
@@ -414,7 +456,7 @@ async fn reindex(app: &App, collection: Option<String>) -> anyhow::Result<()> {
 /// `rag query`: a chat turn answered from the collection, through the same
 /// path as `chat --rag` (one turn, no session), deterministic (temperature 0).
 async fn query(app: &App, rt: &tokio::runtime::Runtime, args: RagQueryArgs) -> anyhow::Result<Status> {
-    let question = args.question.join(" ");
+    let question = non_empty(args.question.join(" "), "question")?;
     let collection = collection_name(app, args.retrieval.collection.clone());
     let mut rag = RagState::new(Some(collection));
     rag.retrieval = retrieval(app, &args.retrieval)?;
