@@ -215,12 +215,14 @@ impl RedisVectors {
                 _ => fetch.push((path, hash)),
             }
         }
-        if !fetch.is_empty() {
-            let paths: Vec<&String> = fetch.iter().map(|(p, _)| p).collect();
+        // A few files per HMGET: one reply with every file of a large
+        // collection would be gigabytes, past the client's reply timeout.
+        for group in fetch.chunks(FILES_PER_FETCH) {
+            let paths: Vec<&String> = group.iter().map(|(p, _)| p).collect();
             let blobs: Vec<Option<Vec<u8>>> =
                 self.query(::redis::cmd("HMGET").arg(self.key(collection, "chunks")).arg(&paths)).await?;
-            for ((path, hash), blob) in fetch.into_iter().zip(blobs) {
-                files.push((path, hash, blob.unwrap_or_default()));
+            for ((path, hash), blob) in group.iter().zip(blobs) {
+                files.push((path.clone(), hash.clone(), blob.unwrap_or_default()));
             }
         }
         let mirror = Arc::new(Mirror::build(version, meta.dims, files));
@@ -232,6 +234,9 @@ impl RedisVectors {
         Ok(mirror)
     }
 }
+
+/// Files fetched per HMGET when a mirror catches up.
+const FILES_PER_FETCH: usize = 16;
 
 fn no_collection(name: &str) -> StoreError {
     StoreError::NoSuchCollection(name.to_string())
