@@ -135,6 +135,34 @@ async fn suite(s: &impl VectorStore) {
     assert_eq!(got, [None, Some(vec![0.5, 0.25])]);
     assert_eq!(s.cached_embeddings("other-model", &["b".into()]).await.unwrap(), [None], "keyed by model");
     s.delete_collection("other").await.unwrap();
+
+    // BM25 within one collection and path, even when another collection
+    // holds many better matches for the same words.
+    s.ensure_collection("crowd", "all-minilm", 4).await.unwrap();
+    let many: Vec<StoredChunk> =
+        (0..120).map(|i| chunk("/c/w.md", i, "widget widget widget gadget", [1.0, 0.0, 0.0, 0.0])).collect();
+    s.put_file("crowd", &entry("/c/w.md", "hc", 120), &many).await.unwrap();
+    s.ensure_collection("small", "all-minilm", 4).await.unwrap();
+    let few = vec![
+        chunk("/s/a.md", 0, "A widget among many other words in a long sentence here.", [0.0, 1.0, 0.0, 0.0]),
+        chunk("/s/a.md", 1, "Nothing relevant at all.", [0.0, 1.0, 0.0, 0.0]),
+    ];
+    s.put_file("small", &entry("/s/a.md", "hs", 2), &few).await.unwrap();
+    s.put_file("small", &entry("/s/b.md", "hb", 1), &[chunk("/s/b.md", 0, "widget", [0.0, 0.0, 1.0, 0.0])])
+        .await
+        .unwrap();
+    let hits = s.text_search("small", "widget", 5, &SearchFilter::default()).await.unwrap();
+    assert_eq!(
+        hits.iter().map(|h| (h.path.as_str(), h.seq)).collect::<Vec<_>>(),
+        [("/s/b.md", 0), ("/s/a.md", 0)],
+        "the other collection's matches never crowd this one out"
+    );
+    let only_a = SearchFilter { path_prefix: Some("/s/a".into()) };
+    let hits = s.text_search("small", "widget", 5, &only_a).await.unwrap();
+    assert_eq!(hits.iter().map(|h| (h.path.as_str(), h.seq)).collect::<Vec<_>>(), [("/s/a.md", 0)]);
+    assert_eq!(s.text_search("crowd", "widget", 3, &SearchFilter::default()).await.unwrap().len(), 3);
+    s.delete_collection("crowd").await.unwrap();
+    s.delete_collection("small").await.unwrap();
 }
 
 #[tokio::test]

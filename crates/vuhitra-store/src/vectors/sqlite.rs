@@ -80,6 +80,44 @@ impl SqliteVectors {
         Ok(Some(l))
     }
 
+    /// BM25 the quick way: FTS5 ranks on its own (`ORDER BY rank`, which it
+    /// answers without joining every match to its chunk), the best few
+    /// times k are then filtered by collection and path. None when the
+    /// filter left fewer than k of a full page, so other collections may
+    /// have crowded the page: the caller then runs the joined query.
+    fn text_search_fast(
+        &self,
+        q: &str,
+        collection: &str,
+        k: usize,
+        filter: &SearchFilter,
+    ) -> Result<Option<Vec<(i64, f32)>>> {
+        let depth = k.saturating_mul(4).max(64);
+        let ranked: Vec<(i64, f32)> = self.store.query_all(
+            "SELECT rowid, -rank FROM rag_fts WHERE rag_fts MATCH ?1 ORDER BY rank LIMIT ?2",
+            params![q, depth as i64],
+            |r| Ok((r.get(0)?, r.get::<_, f64>(1)? as f32)),
+        )?;
+        let s = &self.store;
+        let conn = s.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT collection, path, seq FROM rag_chunks WHERE id = ?1").map_err(|e| s.err(e))?;
+        let mut kept = Vec::new();
+        for (id, score) in &ranked {
+            let place: Option<(String, String, u32)> =
+                stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional().map_err(|e| s.err(e))?;
+            if let Some((_, path, seq)) = place.filter(|(c, p, _)| c == collection && filter.admits(p)) {
+                kept.push((*id, *score, path, seq));
+            }
+        }
+        if kept.len() < k && ranked.len() == depth {
+            return Ok(None);
+        }
+        // The joined query's order: score, then path and position.
+        kept.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.2.cmp(&b.2)).then(a.3.cmp(&b.3)));
+        Ok(Some(kept.into_iter().take(k).map(|(id, score, _, _)| (id, score)).collect()))
+    }
+
     /// The full vectors of these chunks, in the order given (the index in
     /// memory holds only their int8 codes); None for a chunk another
     /// process has replaced since the index was read.
@@ -372,6 +410,9 @@ impl VectorStore for SqliteVectors {
             return Err(Self::no_collection(collection));
         }
         let Some(q) = fts_query(query) else { return Ok(Vec::new()) };
+        if let Some(hits) = self.text_search_fast(&q, collection, k, filter)? {
+            return self.scored(&hits);
+        }
         let prefix = filter.path_prefix.clone().unwrap_or_default();
         let hits: Vec<(i64, f32)> = self.store.query_all(
             "SELECT c.id, -bm25(rag_fts) FROM rag_fts JOIN rag_chunks c ON c.id = rag_fts.rowid
