@@ -455,9 +455,7 @@ pub enum DataCommand {
     Drop { key: String },
 }
 
-/// A collection name: 1 to 64 letters, digits, '.', '_' or '-', starting
-/// with a letter or digit, so it reads the same in a table, a message and a
-/// Redis key.
+/// A collection name as clap checks it (`config::check_collection_name`).
 pub fn collection_name(name: &str) -> Result<String, String> {
     vuhitra_core::config::check_collection_name(name).map(str::to_string)
 }
