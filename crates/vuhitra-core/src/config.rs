@@ -444,6 +444,11 @@ impl RawConfig {
             Value::LogLevel(l) => l,
             _ => unreachable!(),
         };
+        let (chunk_tokens, chunk_overlap) = (int("RAG_CHUNK_TOKENS")?, int("RAG_CHUNK_OVERLAP")?);
+        if chunk_overlap >= chunk_tokens {
+            let expected = format!("fewer tokens than RAG_CHUNK_TOKENS ({chunk_tokens})");
+            return Err(self.invalid("RAG_CHUNK_OVERLAP", expected));
+        }
         Ok(Config {
             ollama_url,
             ollama_access,
@@ -489,15 +494,8 @@ impl RawConfig {
                     check_collection_name(&name).map_err(|expected| self.invalid("RAG_COLLECTION", expected))?;
                     name
                 },
-                chunk_tokens: int("RAG_CHUNK_TOKENS")? as usize,
-                chunk_overlap: {
-                    let (tokens, overlap) = (int("RAG_CHUNK_TOKENS")?, int("RAG_CHUNK_OVERLAP")?);
-                    if overlap >= tokens {
-                        let expected = format!("fewer tokens than RAG_CHUNK_TOKENS ({tokens})");
-                        return Err(self.invalid("RAG_CHUNK_OVERLAP", expected));
-                    }
-                    overlap as usize
-                },
+                chunk_tokens: chunk_tokens as usize,
+                chunk_overlap: chunk_overlap as usize,
                 top_k: int("RAG_TOP_K")? as usize,
             },
             sandbox: SandboxLimits {

@@ -221,19 +221,20 @@ impl TopK {
     }
 }
 
-/// The words BM25 matches on: lowercased runs of letters and digits, with
-/// English stemming so "sorting" finds "sorted"; the same rule for
-/// documents and queries.
-pub fn terms(text: &str) -> Vec<String> {
+/// The terms BM25 matches on: each word lowercased and stemmed (English),
+/// so "sorting" finds "sorted"; `Bm25Index::add` applies the same rule to
+/// documents, stemming each distinct word once.
+fn stems<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
     let mut lower = String::new();
-    words(text)
-        .map(|w| {
-            lower.clear();
-            lower.extend(w.chars().flat_map(char::to_lowercase));
-            stemmer.stem(&lower).into_owned()
-        })
-        .collect()
+    words.into_iter().map(|w| stemmer.stem(lowercase_into(&mut lower, w)).into_owned()).collect()
+}
+
+/// `word` lowercased, in a buffer reused from word to word.
+fn lowercase_into<'b>(buf: &'b mut String, word: &str) -> &'b str {
+    buf.clear();
+    buf.extend(word.chars().flat_map(char::to_lowercase));
+    buf
 }
 
 fn words(text: &str) -> impl Iterator<Item = &str> {
@@ -292,18 +293,17 @@ impl Bm25Index {
         let mut lower = String::new();
         let mut ids: Vec<u32> = words(text)
             .map(|w| {
-                lower.clear();
-                lower.extend(w.chars().flat_map(char::to_lowercase));
-                if let Some(&id) = self.stem_of.get(lower.as_str()) {
+                let lower = lowercase_into(&mut lower, w);
+                if let Some(&id) = self.stem_of.get(lower) {
                     return id;
                 }
-                let stem = stemmer.stem(&lower).into_owned();
+                let stem = stemmer.stem(lower).into_owned();
                 let next = self.ids.len() as u32;
                 let id = *self.ids.entry(stem).or_insert(next);
                 if id == next {
                     self.postings.push(Vec::new());
                 }
-                self.stem_of.insert(lower.clone(), id);
+                self.stem_of.insert(lower.to_string(), id);
                 id
             })
             .collect();
@@ -333,7 +333,7 @@ impl Bm25Index {
             return Vec::new();
         }
         let avg = self.total_len as f32 / n;
-        let mut q = terms(&query_words(query).join(" "));
+        let mut q = stems(query_words(query));
         q.sort();
         q.dedup();
         let mut scores: HashMap<u32, f32> = HashMap::new();

@@ -19,7 +19,7 @@ mod index;
 mod redis;
 mod sqlite;
 
-pub use index::{dot, rerank, rerank_depth, terms, Bm25Index, VectorIndex};
+pub use index::{dot, rerank, rerank_depth, Bm25Index, VectorIndex};
 pub use redis::RedisVectors;
 pub use sqlite::SqliteVectors;
 
